@@ -1,0 +1,52 @@
+/** minc [options] [--] [command [args...]]: the entry point. */
+import { MincError } from '../errors.js';
+import { parseArgs } from '../options/parse.js';
+import { validate } from '../options/validate.js';
+import { runContainer } from '../run/container.js';
+import { gatherFacts } from '../run/facts.js';
+import { enableDebug } from '../run/log.js';
+
+async function main(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv);
+  if (args.help) {
+    const { renderHelp } = await import('../options/help.js');
+    process.stdout.write(`${await renderHelp()}\n`);
+    return 0;
+  }
+  const colour = args.debug ? await enableDebug() : undefined;
+  if (args.doctor) {
+    const { doctor } = await import('../doctor.js');
+    return doctor();
+  }
+  if (args.gc) {
+    const { gc } = await import('../gc.js');
+    return gc();
+  }
+  const config = validate(args);
+  const facts = gatherFacts();
+  if (config.dryRun) {
+    const { dryRun } = await import('../dryrun.js');
+    return dryRun(config, facts);
+  }
+  return runContainer(config, facts, colour);
+}
+
+const argv = process.argv.slice(2);
+main(argv).then(
+  (status) => {
+    process.exitCode = status;
+  },
+  (err: unknown) => {
+    const debug = argv.includes('--debug');
+    if (err instanceof MincError) {
+      process.stderr.write(`minc: ${err.message}\n`);
+      if (debug && err.stack) process.stderr.write(`${err.stack}\n`);
+      process.exitCode = err.status;
+    } else {
+      const e = err instanceof Error ? err : new Error(String(err));
+      process.stderr.write(`minc: ${e.message}\n`);
+      if (debug && e.stack) process.stderr.write(`${e.stack}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,61 @@
+/** minc --doctor: does this host have what minc needs?  Says what to install. */
+import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { loaderFacts, which } from './run/facts.js';
+
+interface Check {
+  readonly what: string;
+  readonly ok: boolean;
+  readonly detail: string;
+  readonly fix?: string;
+}
+
+/** Debian packages that hold each tool minc runs. */
+const PACKAGES: Readonly<Record<string, string>> = {
+  unshare: 'util-linux', setpriv: 'util-linux', mount: 'mount', umount: 'mount', pivot_root: 'util-linux',
+  chroot: 'coreutils', env: 'coreutils', mknod: 'coreutils', mkfifo: 'coreutils', mkdir: 'coreutils', touch: 'coreutils',
+  rm: 'coreutils', ln: 'coreutils', hostname: 'hostname', sh: 'dash', capsh: 'libcap2-bin',
+};
+
+function utilLinuxVersion(unshare: string): [number, number] | null {
+  const r = spawnSync(unshare, ['--version'], { encoding: 'utf8' });
+  const m = /(\d+)\.(\d+)/.exec(r.stdout ?? '');
+  return m ? [Number(m[1]), Number(m[2])] : null;
+}
+
+export function checks(): Check[] {
+  const out: Check[] = [];
+  const root = process.getuid?.() === 0;
+  out.push({ what: 'root', ok: root, detail: root ? 'running as root' : 'not root', fix: 'run minc with sudo' });
+  for (const [tool, pkg] of Object.entries(PACKAGES)) {
+    const p = which(tool);
+    out.push({ what: tool, ok: Boolean(p), detail: p ?? 'not found', fix: `apt-get install ${pkg}` });
+  }
+  const unshare = which('unshare');
+  if (unshare) {
+    const v = utilLinuxVersion(unshare);
+    const ok = v !== null && (v[0] > 2 || (v[0] === 2 && v[1] >= 32));
+    out.push({ what: 'util-linux version', ok, detail: v ? `${v[0]}.${v[1]}` : 'unknown', fix: 'util-linux 2.32 or newer (unshare --kill-child, setpriv --pdeathsig)' });
+  }
+  const fs = readFileSync('/proc/filesystems', 'utf8');
+  const overlay = /\boverlay\b/.test(fs);
+  out.push({ what: 'overlayfs', ok: overlay, detail: overlay ? 'in /proc/filesystems' : 'not in /proc/filesystems', fix: 'modprobe overlay (or use --direct)' });
+  const { ldso, libpath } = loaderFacts();
+  out.push({ what: 'dynamic loader', ok: Boolean(ldso), detail: ldso ? `${ldso} (libraries: ${libpath})` : 'not found', fix: 'minc runs host tools through the loader after pivot_root' });
+  return out;
+}
+
+export function doctor(): number {
+  const all = checks();
+  for (const c of all) {
+    process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'} ${c.what}: ${c.detail}${c.ok || !c.fix ? '' : `  -> ${c.fix}`}\n`);
+  }
+  const bad = all.filter((c) => !c.ok);
+  if (bad.length === 0) {
+    process.stdout.write('minc has everything it needs here.\n');
+    return 0;
+  }
+  const pkgs = [...new Set(bad.map((c) => /^apt-get install (\S+)/.exec(c.fix ?? '')?.[1]).filter(Boolean))];
+  if (pkgs.length > 0) process.stdout.write(`To install what is missing: apt-get install ${pkgs.join(' ')}\n`);
+  return 1;
+}

@@ -1,0 +1,22 @@
+/** --dry-run: print the whole plan, host side and namespace side, without running it. */
+import type { Config } from './options/validate.js';
+import { buildPlan } from './plan/build.js';
+import { describeStep, shQuote } from './plan/render.js';
+import { launcherArgv } from './run/container.js';
+import type { Facts } from './run/facts.js';
+import { tempBase } from './run/tempdir.js';
+
+export function dryRun(config: Config, facts: Facts): number {
+  const tempdir = config.tempdir ?? `${tempBase()}/minc${process.pid}-XXXXXX`;
+  const out: string[] = [
+    `# minc plan (dry run): nothing is created or mounted`,
+    `:;: Make the temporary directory${config.tempdir ? ' (reused)' : ''} ;:\n+ mkdir -p ${shQuote(tempdir)}/root ${shQuote(tempdir)}/storage ${shQuote(tempdir)}/work`,
+    `:;: Write resolv.conf, hosts, utsname and settings into it ;:`,
+  ];
+  const argv = launcherArgv(facts, '$STAGE', config.command);
+  out.push(`:;: Enter new IPC, UTS, mount and PID namespaces and run the steps below there (minc-stage) ;:\n+ ${argv.map((a) => (a === '$STAGE' ? '"$STAGE"' : shQuote(a))).join(' ')}`);
+  for (const step of buildPlan({ config, facts, tempdir }).steps) out.push(describeStep(step));
+  if (!config.keep) out.push(`:;: After the command: remove the temporary directory ;:\n+ rm -rf ${shQuote(tempdir)}`);
+  process.stdout.write(`${out.join('\n')}\n`);
+  return 0;
+}

@@ -1,0 +1,26 @@
+/**
+ * A plan is data: an ordered list of steps, each a reason and an argv.  The
+ * namespace side runs them through libexec/minc-stage's `step` runner; an argv
+ * may start with one of the stage's functions (STAGE_FUNCTIONS), a closed set.
+ */
+
+/** A word of an argv: a literal string, or a raw shell word (`"$@"`, `"$FINAL"`) the stage expands. */
+export type Arg = string | { readonly sh: string };
+
+export interface Step {
+  readonly why: string;
+  readonly argv: readonly Arg[];
+}
+
+/** The functions of libexec/minc-stage a step may call. */
+export const STAGE_FUNCTIONS = [
+  'cd', 'host_pid', 'plain_dir', 'hostrun', 'ensure_dir', 'ensure_file', 'own_file', 'bind_point', 'mtab_link', 'launch',
+] as const;
+
+/** Values the stage reads as shell variables. */
+export type StageVars = Readonly<Record<string, string>>;
+
+export interface Plan {
+  readonly vars: StageVars;
+  readonly steps: readonly Step[];
+}

@@ -1,0 +1,97 @@
+/**
+ * Running a container: host side preparation, then one child
+ *   setpriv --pdeathsig KILL -- unshare -iumpf --kill-child -- sh -c STAGE+PLAN
+ * that runs the plan in the new namespaces.  If minc is SIGKILLed, setpriv's
+ * parent-death signal takes unshare down and --kill-child the whole PID
+ * namespace with it; `minc --gc` reclaims the temp dir.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
+import { MincError, withContext } from '../errors.js';
+import type { Config } from '../options/validate.js';
+import { buildPlan } from '../plan/build.js';
+import { renderScript, shQuote } from '../plan/render.js';
+import { CleanupStack } from './cleanup.js';
+import type { Facts } from './facts.js';
+import { STAGE_PATH } from '../where.js';
+import { debug, debugEnabled } from './log.js';
+import { prepareTempdir } from './tempdir.js';
+
+
+const FORWARDED = ['SIGTERM', 'SIGHUP', 'SIGINT', 'SIGQUIT'] as const;
+
+/** The environment the command gets: the caller's, less minc's own settings. */
+export function commandEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('MINC_')));
+}
+
+/** The host side argv that enters the namespaces and runs the stage. */
+export function launcherArgv(facts: Facts, script: string, command: readonly string[]): string[] {
+  const need = (t: 'setpriv' | 'unshare' | 'sh'): string => {
+    const p = facts.tools[t];
+    if (!p) throw new MincError(`${t} not found on this host (minc --doctor says what to install)`);
+    return p;
+  };
+  return [need('setpriv'), '--pdeathsig', 'KILL', '--', need('unshare'), '--ipc', '--uts', '--mount', '--pid', '--fork', '--kill-child=KILL', '--',
+    need('sh'), '-c', script, 'minc-stage', ...command];
+}
+
+export function renderFor(config: Config, facts: Facts, tempdir: string, colour?: { on: string; off: string }): string {
+  const plan = buildPlan({ config, facts, tempdir, colour });
+  return renderScript(readFileSync(STAGE_PATH, 'utf8'), plan);
+}
+
+function initPid(tempdir: string): number | null {
+  try {
+    const pid = Number(readFileSync(`${tempdir}/pid`, 'utf8'));
+    return pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Run the container; resolves to minc's exit status (the command's). */
+export async function runContainer(config: Config, facts: Facts, colour?: { on: string; off: string }): Promise<number> {
+  const cleanup = new CleanupStack();
+  let signalled: NodeJS.Signals | null = null;
+  let child: ReturnType<typeof spawn> | null = null;
+  let tempdir = '';
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if ((sig === 'SIGINT' || sig === 'SIGQUIT') && facts.ttyMode) return; // the terminal sent it to the command too
+    signalled ??= sig;
+    const pid = tempdir ? initPid(tempdir) : null;
+    if (child && pid) {
+      debug(`Forward ${sig} to the container's init`, `kill -${sig.slice(3)} ${pid}`);
+      try {
+        process.kill(pid, sig);
+      } catch {
+        /* already gone */
+      }
+    } else if (child) {
+      // still setting up: end the run (unshare's --kill-child takes the namespace down)
+      child.kill('SIGKILL');
+    }
+  };
+  for (const sig of FORWARDED) process.on(sig, onSignal);
+  try {
+    tempdir = await prepareTempdir(config, facts, cleanup);
+    if (signalled) return 128 + constants.signals[signalled];
+    const argv = launcherArgv(facts, renderFor(config, facts, tempdir, colour), config.command);
+    debug('Enter new IPC, UTS, mount and PID namespaces and run the plan there (minc-stage)',
+      argv.slice(0, argv.indexOf('-c') + 1).map(shQuote).join(' ') + ' "$STAGE" minc-stage ' + config.command.map(shQuote).join(' '));
+    const stdio: ('inherit')[] = Array.from({ length: 3 + config.preserveFds }, () => 'inherit' as const);
+    const status = await new Promise<number>((resolve, reject) => {
+      const c = spawn(argv[0]!, argv.slice(1), { stdio, env: commandEnv(process.env) });
+      child = c;
+      c.on('error', (err) => reject(withContext(`starting ${argv[0]}`, err)));
+      c.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? constants.signals[sig] : 0)));
+    });
+    if (debugEnabled()) debug(`The container ended with status ${status}`);
+    return status;
+  } finally {
+    child = null;
+    await cleanup.run();
+    for (const sig of FORWARDED) process.off(sig, onSignal);
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * What the plan needs to know about this host, gathered once (the plan
+ * builders stay pure and take these as input).
+ */
+import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import { isatty } from 'node:tty';
+import { MASKED, PROC_READONLY, TOOLS, type Tool } from '../plan/paths.js';
+
+export interface Facts {
+  /** host paths of the tools the plan runs (symlinks resolved: they are used under the put_old prefix) */
+  readonly tools: Readonly<Partial<Record<Tool, string>>>;
+  /** the host's dynamic loader and library directories (for tools run after pivot_root) */
+  readonly ldso: string;
+  readonly libpath: string;
+  /** the terminal on minc's stdio, if any (becomes /dev/console) */
+  readonly tty?: string;
+  /** a controlling terminal exists: INT/QUIT reach the command straight from it */
+  readonly ttyMode: boolean;
+  /** which of the fixed /proc and /sys paths exist on this kernel, and their kind */
+  readonly existing: ReadonlyMap<string, 'dir' | 'file'>;
+  readonly hostname: string;
+}
+
+const SEARCH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+
+export function which(name: string, path = process.env.PATH ?? ''): string | undefined {
+  const dirs = [...path.split(':').filter((d) => d.startsWith('/')), ...SEARCH];
+  for (const d of dirs) {
+    const p = join(d, name);
+    try {
+      accessSync(p, constants.X_OK);
+      return realpathSync(p);
+    } catch {
+      /* next */
+    }
+  }
+  return undefined;
+}
+
+/** The loader and libc this node process was started with: the same ones the host tools use. */
+export function loaderFacts(maps = readFileSync('/proc/self/maps', 'utf8')): { ldso: string; libpath: string } {
+  let ldso = '';
+  let libc = '';
+  for (const line of maps.split('\n')) {
+    const path = line.slice(line.indexOf('/'));
+    if (!line.includes('/')) continue;
+    if (!ldso && /\/ld-(linux|musl)[^/]*\.so/.test(path)) ldso = path;
+    if (!libc && /\/libc(\.so|-[\d.]+\.so)/.test(path)) libc = path;
+  }
+  const dirs = new Set<string>();
+  for (const p of [libc, ldso].filter(Boolean)) {
+    dirs.add(dirname(realpathSync(p)));
+  }
+  for (const d of ['/usr/lib', '/lib']) if (existsSync(d)) dirs.add(realpathSync(d));
+  return { ldso: ldso ? realpathSync(ldso) : '', libpath: [...dirs].join(':') };
+}
+
+function ttyFacts(): { tty?: string; ttyMode: boolean } {
+  let tty: string | undefined;
+  for (const fd of [0, 1, 2]) {
+    if (isatty(fd)) {
+      try {
+        tty = readlinkSync(`/proc/self/fd/${fd}`);
+        break;
+      } catch {
+        /* next */
+      }
+    }
+  }
+  let ttyMode = false;
+  try {
+    closeSync(openSync('/dev/tty', 'r'));
+    ttyMode = true;
+  } catch {
+    /* no controlling terminal */
+  }
+  return { tty, ttyMode };
+}
+
+export function gatherFacts(): Facts {
+  const tools: Partial<Record<Tool, string>> = {};
+  for (const t of TOOLS) {
+    const p = which(t);
+    if (p) tools[t] = p;
+  }
+  const existing = new Map<string, 'dir' | 'file'>();
+  for (const p of [...PROC_READONLY, ...MASKED]) {
+    try {
+      existing.set(p, statSync(p).isDirectory() ? 'dir' : 'file');
+    } catch {
+      /* not on this kernel */
+    }
+  }
+  return { tools, ...loaderFacts(), ...ttyFacts(), existing, hostname: hostname() };
+}

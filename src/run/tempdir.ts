@@ -1,0 +1,96 @@
+/**
+ * The temporary directory of a run: minc<pid>-XXXXXX under $XDG_RUNTIME_DIR
+ * (else /run), holding root/ (mount point), storage/ (overlay upper), work/,
+ * resolv.conf, hosts, utsname, pid and settings.
+ */
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { dir as tmpDir } from 'tmp-promise';
+import { MincError } from '../errors.js';
+import type { Config } from '../options/validate.js';
+import { TEMP_PREFIX } from '../plan/paths.js';
+import type { CleanupStack } from './cleanup.js';
+import type { Facts } from './facts.js';
+import { debug, info } from './log.js';
+import { processStart, writeSettings } from './settings.js';
+
+export function tempBase(env: NodeJS.ProcessEnv = process.env): string {
+  return env.XDG_RUNTIME_DIR || '/run';
+}
+
+/** Mount points at or below dir in this mount namespace (there should be none on the host side). */
+export function mountsBelow(dir: string): string[] {
+  const out: string[] = [];
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const mp = line.split(' ')[4]?.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    if (mp && (mp === dir || mp.startsWith(`${dir}/`))) out.push(mp);
+  }
+  return out;
+}
+
+/** rm -rf, refusing while anything below is mounted (that would reach through to what is mounted). */
+export function removeTempdir(dir: string): void {
+  const mounts = mountsBelow(dir);
+  if (mounts.length > 0) throw new MincError(`not removing ${dir}: ${mounts[0]} is still mounted (unmount it, then run minc --gc)`);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** The host's resolvers (MINCS hard-codes 8.8.8.8). */
+function resolvConf(): string {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function hostsFile(name: string): string {
+  return `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${name}\n`;
+}
+
+/** Create a new temp dir, or take over the one -t names; pushes its removal unless kept. */
+export async function prepareTempdir(config: Config, facts: Facts, cleanup: CleanupStack): Promise<string> {
+  let dir: string;
+  if (config.tempdir) {
+    dir = config.tempdir;
+    debug('Reuse the temporary directory (-t)', dir);
+  } else {
+    const base = tempBase();
+    mkdirSync(base, { recursive: true });
+    dir = (await tmpDir({ tmpdir: base, template: `${TEMP_PREFIX}${process.pid}-XXXXXX` })).path;
+    debug('Make the temporary directory', dir);
+    if (!config.keep) {
+      cleanup.push(`Remove the temporary directory ${dir}`, () => removeTempdir(dir));
+    }
+  }
+  if (config.keep) {
+    const cmd = ['minc', ...(config.rootdir !== '/' ? ['-r', config.rootdir] : []), '-t', dir];
+    cleanup.push('Say how to reuse the kept directory', () => info(`to reuse this, run: ${cmd.join(' ')} ...`));
+  }
+  for (const d of ['root', 'storage', 'work']) mkdirSync(join(dir, d), { recursive: true });
+  const name = config.name ?? facts.hostname;
+  writeFileSync(join(dir, 'resolv.conf'), resolvConf());
+  writeFileSync(join(dir, 'hosts'), hostsFile(name));
+  if (config.name) writeFileSync(join(dir, 'utsname'), `${config.name}\n`);
+  writeSettings(dir, {
+    rootdir: config.rootdir,
+    direct: config.direct,
+    name: config.name,
+    keep: config.keep,
+    mincPid: process.pid,
+    mincStart: processStart(process.pid) ?? 0,
+  });
+  debug('Write resolv.conf, hosts, utsname and settings into the temporary directory');
+  return dir;
+}
+
+/** Temp dirs under base that look like minc's. */
+export function listTempdirs(base = tempBase()): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(base);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => new RegExp(`^${TEMP_PREFIX}\\d+-\\w{6}$`).test(n)).map((n) => join(base, n));
+}
