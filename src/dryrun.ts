@@ -13,8 +13,8 @@ export function dryRun(config: Config, facts: Facts): number {
     `:;: Make the temporary directory${config.tempdir ? ' (reused)' : ''} ;:\n+ mkdir -p ${shQuote(tempdir)}/root ${shQuote(tempdir)}/storage ${shQuote(tempdir)}/work`,
     `:;: Write resolv.conf, hosts, utsname and settings into it ;:`,
   ];
-  const argv = launcherArgv(facts, '$STAGE', config.command);
-  out.push(`:;: Enter new IPC, UTS, mount and PID namespaces and run the steps below there (minc-stage) ;:\n+ ${argv.map((a) => (a === '$STAGE' ? '"$STAGE"' : shQuote(a))).join(' ')}`);
+  const argv = launcherArgv(facts, config.command);
+  out.push(`:;: Enter new IPC, UTS, mount and PID namespaces and run the steps below there (libexec/minc-stage + the plan, in $MINC_STAGE) ;:\n+ ${argv.map(shQuote).join(' ')}`);
   for (const step of buildPlan({ config, facts, tempdir }).steps) out.push(describeStep(step));
   if (!config.keep) out.push(`:;: After the command: remove the temporary directory ;:\n+ rm -rf ${shQuote(tempdir)}`);
   process.stdout.write(`${out.join('\n')}\n`);

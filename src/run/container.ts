@@ -15,26 +15,34 @@ import { renderScript, shQuote } from '../plan/render.js';
 import { CleanupStack } from './cleanup.js';
 import type { Facts } from './facts.js';
 import { STAGE_PATH } from '../where.js';
+import { closeInheritedFds } from './fds.js';
 import { debug, debugEnabled } from './log.js';
 import { prepareTempdir } from './tempdir.js';
 
 
+/**
+ * The stage text travels in MINC_STAGE (PID 1's command line stays short, and
+ * init holds no descriptor of a host file); it is copied, then unset, so the
+ * command never sees it.
+ */
+export const STAGE_BOOT = '_s=$MINC_STAGE; unset MINC_STAGE; eval "$_s"';
+
 const FORWARDED = ['SIGTERM', 'SIGHUP', 'SIGINT', 'SIGQUIT'] as const;
 
 /** The environment the command gets: the caller's, less minc's own settings. */
-export function commandEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('MINC_')));
+export function commandEnv(env: NodeJS.ProcessEnv, script: string): NodeJS.ProcessEnv {
+  return { ...Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('MINC_'))), MINC_STAGE: script };
 }
 
 /** The host side argv that enters the namespaces and runs the stage. */
-export function launcherArgv(facts: Facts, script: string, command: readonly string[]): string[] {
+export function launcherArgv(facts: Facts, command: readonly string[]): string[] {
   const need = (t: 'setpriv' | 'unshare' | 'sh'): string => {
     const p = facts.tools[t];
     if (!p) throw new MincError(`${t} not found on this host (minc --doctor says what to install)`);
     return p;
   };
   return [need('setpriv'), '--pdeathsig', 'KILL', '--', need('unshare'), '--ipc', '--uts', '--mount', '--pid', '--fork', '--kill-child=KILL', '--',
-    need('sh'), '-c', script, 'minc-stage', ...command];
+    need('sh'), '-c', STAGE_BOOT, 'minc-init', ...command];
 }
 
 export function renderFor(config: Config, facts: Facts, tempdir: string, colour?: { on: string; off: string }): string {
@@ -77,12 +85,14 @@ export async function runContainer(config: Config, facts: Facts, colour?: { on: 
   try {
     tempdir = await prepareTempdir(config, facts, cleanup);
     if (signalled) return 128 + constants.signals[signalled];
-    const argv = launcherArgv(facts, renderFor(config, facts, tempdir, colour), config.command);
-    debug('Enter new IPC, UTS, mount and PID namespaces and run the plan there (minc-stage)',
-      argv.slice(0, argv.indexOf('-c') + 1).map(shQuote).join(' ') + ' "$STAGE" minc-stage ' + config.command.map(shQuote).join(' '));
+    const script = renderFor(config, facts, tempdir, colour);
+    const argv = launcherArgv(facts, config.command);
+    debug('Enter new IPC, UTS, mount and PID namespaces and run the plan there (libexec/minc-stage + the plan, in $MINC_STAGE)',
+      argv.map(shQuote).join(' '));
+    closeInheritedFds(config.preserveFds);
     const stdio: ('inherit')[] = Array.from({ length: 3 + config.preserveFds }, () => 'inherit' as const);
     const status = await new Promise<number>((resolve, reject) => {
-      const c = spawn(argv[0]!, argv.slice(1), { stdio, env: commandEnv(process.env) });
+      const c = spawn(argv[0]!, argv.slice(1), { stdio, env: commandEnv(process.env, script) });
       child = c;
       c.on('error', (err) => reject(withContext(`starting ${argv[0]}`, err)));
       c.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? constants.signals[sig] : 0)));

@@ -1,0 +1,27 @@
+/** Running the real minc (bin/minc, as users do) from tests. */
+import { execa, type Options, type Result } from 'execa';
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const MINC = `${ROOT}bin/minc`;
+
+/** Run minc with args; never throws on a non-zero status. */
+export function minc(args: readonly string[], opts: Options = {}): Promise<Result> {
+  return execa(MINC, args, { reject: false, stdin: 'ignore', timeout: 60_000, ...opts }) as Promise<Result>;
+}
+
+/** minc's temp dirs present now under /run (or $XDG_RUNTIME_DIR). */
+export function tempdirs(base = process.env.XDG_RUNTIME_DIR || '/run'): string[] {
+  return readdirSync(base).filter((n) => /^minc\d+-\w{6}$/.test(n));
+}
+
+/** Host mount points that mention minc (there must be none after a run). */
+export function mincMounts(): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((mp) => /minc/.test(mp));
+}
+
+export const isRoot = process.getuid?.() === 0;
