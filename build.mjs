@@ -1,17 +1,21 @@
-// Bundles src/ into dist/ (one file per entry; dependencies stay in
-// node_modules and are imported lazily off the hot path).
+// Bundles src/ into dist/: one CommonJS file per command.  Node 20 starts a
+// CommonJS file ~10 ms sooner than an ES module, and minc's hot path is
+// measured against `node -e 0`.  Dependencies stay in node_modules and are
+// imported lazily (yargs, chalk) off the hot path.
 import { build } from 'esbuild';
 
 await build({
   entryPoints: { minc: 'src/cli/minc.ts' },
   outdir: 'dist',
+  outExtension: { '.js': '.cjs' },
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   packages: 'external',
-  chunkNames: 'chunks/[name]-[hash]',
+  supported: { 'dynamic-import': true },
+  define: { 'import.meta.url': '__minc_import_meta_url' },
+  banner: { js: "const __minc_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
   sourcemap: true,
   logLevel: 'warning',
 });

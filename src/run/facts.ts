@@ -23,15 +23,19 @@ export interface Facts {
   readonly hostname: string;
 }
 
-const SEARCH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+/**
+ * System directories only: minc runs these tools as root, so a tool earlier in
+ * a user's PATH (~/.cargo/bin, a pyenv shim) must not stand in for them.
+ */
+const SEARCH = ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/sbin', '/usr/local/bin'];
 
-export function which(name: string, path = process.env.PATH ?? ''): string | undefined {
-  const dirs = [...path.split(':').filter((d) => d.startsWith('/')), ...SEARCH];
-  for (const d of dirs) {
-    const p = join(d, name);
+/** The host path of a system tool, symlinks resolved (it is used under the put_old prefix). */
+export function which(name: string): string | undefined {
+  for (const d of SEARCH) {
     try {
+      const p = realpathSync(join(d, name));
       accessSync(p, constants.X_OK);
-      return realpathSync(p);
+      return p;
     } catch {
       /* next */
     }
