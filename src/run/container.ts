@@ -83,7 +83,7 @@ export async function runContainer(config: Config, facts: Facts, colour?: { on: 
   };
   for (const sig of FORWARDED) process.on(sig, onSignal);
   try {
-    tempdir = await prepareTempdir(config, facts, cleanup);
+    tempdir = prepareTempdir(config, facts, cleanup);
     if (signalled) return 128 + constants.signals[signalled];
     const script = renderFor(config, facts, tempdir, colour);
     const argv = launcherArgv(facts, config.command);

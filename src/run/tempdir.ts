@@ -3,9 +3,8 @@
  * (else /run), holding root/ (mount point), storage/ (overlay upper), work/,
  * resolv.conf, hosts, utsname, pid and settings.
  */
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dir as tmpDir } from 'tmp-promise';
 import { MincError } from '../errors.js';
 import type { Config } from '../options/validate.js';
 import { TEMP_PREFIX } from '../plan/paths.js';
@@ -49,7 +48,7 @@ function hostsFile(name: string): string {
 }
 
 /** Create a new temp dir, or take over the one -t names; pushes its removal unless kept. */
-export async function prepareTempdir(config: Config, facts: Facts, cleanup: CleanupStack): Promise<string> {
+export function prepareTempdir(config: Config, facts: Facts, cleanup: CleanupStack): string {
   let dir: string;
   if (config.tempdir) {
     dir = config.tempdir;
@@ -57,7 +56,9 @@ export async function prepareTempdir(config: Config, facts: Facts, cleanup: Clea
   } else {
     const base = tempBase();
     mkdirSync(base, { recursive: true });
-    dir = (await tmpDir({ tmpdir: base, template: `${TEMP_PREFIX}${process.pid}-XXXXXX` })).path;
+    // mkdtemp(3) makes minc<pid>-XXXXXX (mode 0700) itself: what tmp-promise's
+    // dir() wraps, without the ~8 ms its import costs every run
+    dir = mkdtempSync(join(base, `${TEMP_PREFIX}${process.pid}-`));
     debug('Make the temporary directory', dir);
     if (!config.keep) {
       cleanup.push(`Remove the temporary directory ${dir}`, () => removeTempdir(dir));
