@@ -63,6 +63,7 @@ function initPid(tempdir: string): number | null {
 export async function runContainer(config: Config, facts: Facts, colour?: { on: string; off: string }): Promise<number> {
   const cleanup = new CleanupStack();
   let signalled: NodeJS.Signals | null = null;
+  let killedEarly = false;
   let child: ReturnType<typeof spawn> | null = null;
   let tempdir = '';
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -78,6 +79,7 @@ export async function runContainer(config: Config, facts: Facts, colour?: { on: 
       }
     } else if (child) {
       // still setting up: end the run (unshare's --kill-child takes the namespace down)
+      killedEarly = true;
       child.kill('SIGKILL');
     }
   };
@@ -98,7 +100,7 @@ export async function runContainer(config: Config, facts: Facts, colour?: { on: 
       c.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? constants.signals[sig] : 0)));
     });
     if (debugEnabled()) debug(`The container ended with status ${status}`);
-    return status;
+    return killedEarly && signalled ? 128 + constants.signals[signalled] : status;
   } finally {
     child = null;
     await cleanup.run();
