@@ -8,6 +8,7 @@
 //   unshare -iumpf true        the namespaces alone
 //
 // Target: minc true <= node -e 0 + handwritten script.
+// It measures bin/minc as built: run `npm run build` first.
 // BENCH_ROUNDS (default 30) and BENCH_WARMUP (default 3) change the counts.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -47,6 +48,7 @@ function run(cmd) {
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.error || r.status !== 0) {
     console.error(`bench: '${cmd.label}' failed (status ${r.status}${r.signal ? `, signal ${r.signal}` : ''}): ${r.error?.message ?? r.stderr}`);
+    if (cmd.key === 'minc') console.error('bench: is minc built? (npm run build)');
     process.exit(1);
   }
   return ms;
@@ -60,8 +62,6 @@ const quantile = (xs, q) => {
 };
 
 const before = leftovers();
-const build = spawnSync(process.execPath, ['build.mjs'], { cwd: ROOT, env, stdio: 'inherit' });
-if (build.status !== 0) process.exit(1);
 
 const times = Object.fromEntries(COMMANDS.map((c) => [c.key, []]));
 const total = WARMUP + ROUNDS;
