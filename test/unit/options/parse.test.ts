@@ -21,6 +21,22 @@ describe('parseArgs', () => {
   for (const o of OPTIONS) {
     const field = camel(o.name);
     const forms = [`--${o.name}`, ...(o.alias ? [`-${o.alias}`] : [])];
+    // an optional value (`--net [MODE]`): the next word is its value only if it matches valueIf
+    const valueIf = (o as { valueIf?: RegExp }).valueIf;
+    if (valueIf) {
+      for (const form of forms) {
+        it(`reads ${form} with no value: a next word that is not one is the command`, () => {
+          expect(valueIf.test('true')).toBe(false);
+          const a = parseArgs([form, 'true']) as unknown as Record<string, unknown>;
+          expect(a[field]).toBe('');
+          expect(a.command).toEqual(['true']);
+        });
+      }
+      it(`reads --${o.name}=VALUE`, () => {
+        expect((parseArgs([`--${o.name}=a=b`]) as unknown as Record<string, unknown>)[field]).toBe('a=b');
+      });
+      continue;
+    }
     for (const form of forms) {
       it(`reads ${form}`, () => {
         const argv = o.value ? [form, 'VAL', 'cmd'] : [form, 'cmd'];
