@@ -1,0 +1,210 @@
+/**
+ * Failure and isolation: a step that fails midway (injected with strace)
+ * ends the run naming the step and leaves nothing; bad input is one line and
+ * creates nothing; nothing written or mounted inside reaches the host.
+ */
+import { execa } from 'execa';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  expectNothingLeft, ourTempdirs, privateBase, processesWithArg, runEntriesButMinc, runMinc, spawnTracked, tempdirsOf, unique, waitFor,
+} from '../helpers/e2e.js';
+import { MINC, mincMounts } from '../helpers/minc.js';
+import { makeBusyboxRootfs } from '../helpers/rootfs.js';
+
+let rootfs: { dir: string; remove: () => void };
+let scratch: string;
+
+beforeAll(() => {
+  rootfs = makeBusyboxRootfs();
+  scratch = mkdtempSync('/tmp/minc-e2e-cleanup-');
+});
+
+afterAll(() => {
+  rootfs.remove();
+  rmSync(scratch, { recursive: true, force: true });
+  expectNothingLeft();
+});
+
+/** Every file below dir with its size and mode (to see that a rootfs was not changed). */
+function tree(dir: string, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(join(dir, prefix)).sort()) {
+    const rel = join(prefix, name);
+    const st = statSync(join(dir, rel), { throwIfNoEntry: false });
+    out.push(`${rel} ${st ? `${st.mode.toString(8)} ${st.isDirectory() ? '' : st.size}` : 'dangling'}`);
+    if (st?.isDirectory() && !(st.isSymbolicLink?.())) out.push(...tree(dir, rel));
+  }
+  return out;
+}
+
+/** The reasons of the plan's steps, as --dry-run shows them. */
+async function stepReasons(args: string[]): Promise<string[]> {
+  const r = await runMinc(['--dry-run', ...args]);
+  expect(r.exitCode).toBe(0);
+  return [...r.stdout.matchAll(/^:;: (.*) ;:$/gm)].map((m) => m[1]!);
+}
+
+describe('a step that fails midway (failure injected with strace)', () => {
+  const bindSrc = () => mkdtempSync(join(scratch, 'src-'));
+  const CASES: [string, string[], (src: string) => string[], RegExp][] = [
+    ['the fresh /proc mount', ['-P', '/proc', '-e', 'trace=mount', '-e', 'inject=mount:error=EPERM'], () => [], /procfs/],
+    ['the devpts mount', ['-P', '/dev/pts', '-e', 'trace=mount', '-e', 'inject=mount:error=EPERM'], () => [], /devpts/],
+    ['a mknod of /dev/null', ['-e', 'trace=mknodat,mknod', '-e', 'inject=mknodat:error=EPERM'], () => [], /\/dev\/null/],
+    ['pivot_root', ['-e', 'trace=pivot_root', '-e', 'inject=pivot_root:error=EINVAL'], () => [], /pivot_root/],
+    ['the second mount call of a mount process (a read-only remount)', ['-e', 'trace=mount', '-e', 'inject=mount:error=EPERM:when=2'],
+      (src) => ['-b', `${src}:/robind:ro`], /read-only/],
+    ['the last user bind', ['-P', '/last-bind', '-e', 'trace=mount', '-e', 'inject=mount:error=EPERM'],
+      (src) => ['-b', `${src}:/first-bind`, '-b', `${src}:/last-bind`], /\/last-bind/],
+  ];
+
+  for (const [what, straceArgs, extra, stepRe] of CASES) {
+    it(`${what}: non-zero status, a minc: line naming the step, nothing left behind`, async () => {
+      const base = privateBase();
+      const key = `never-${unique()}`;
+      const src = bindSrc();
+      const args = ['-r', rootfs.dir, ...extra(src), 'echo', key];
+      try {
+        const reasons = await stepReasons(args);
+        const r = await execa('strace', ['-f', '-o', '/dev/null', ...straceArgs, MINC, ...args],
+          { reject: false, stdin: 'ignore', timeout: 60_000, env: base.env });
+        expect(r.stdout).not.toContain(key);
+        expect(r.exitCode).not.toBe(0);
+        const lines = r.stderr.split('\n').filter((l) => l.startsWith('minc: '));
+        expect(lines, r.stderr).toHaveLength(1);
+        const named = reasons.filter((why) => lines[0]!.startsWith(`minc: ${why}`));
+        expect(named, lines[0]).toHaveLength(1);
+        expect(named[0]).toMatch(stepRe);
+        // nothing left: no temp dir, no mount, no process of the container
+        expect(base.entries()).toEqual([]);
+        expect(mincMounts()).toEqual([]);
+        await waitFor(() => processesWithArg(key).length === 0, 'the container processes to end', 3_000);
+        expect(readdirSync(src)).toEqual([]);
+      } finally {
+        base.remove();
+      }
+    });
+  }
+
+  it('a host-side step that fails (making the temp dir) names the step and leaves nothing', async () => {
+    const base = privateBase();
+    const sub = join(base.dir, 'sub');
+    try {
+      const r = await execa('strace', ['-f', '-o', '/dev/null', '-e', 'trace=mkdir', '-e', 'inject=mkdir:error=EACCES', MINC, '-r', rootfs.dir, 'true'],
+        { reject: false, stdin: 'ignore', timeout: 60_000, env: { ...base.env, XDG_RUNTIME_DIR: sub } });
+      expect(r.exitCode).not.toBe(0);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^minc: .*temporary directory/i);
+      expect(base.entries()).toEqual([]);
+    } finally {
+      base.remove();
+    }
+  });
+});
+
+describe('bad input: one line on stderr, non-zero status, nothing created', () => {
+  const missing = `/nonexistent-${unique()}`;
+  const CASES: [string, string[]][] = [
+    ['an unknown option', ['--no-such-option', 'true']],
+    ['an unknown short option', ['-Z', 'true']],
+    ['an option missing its value', ['true', '-r'].reverse()],
+    ['a missing rootdir', ['-r', missing, 'true']],
+    ['a rootdir that is a file', ['-r', '/etc/passwd', 'true']],
+    ['a missing bind source', ['-b', `${missing}:/x`, 'true']],
+    ['a relative bind target', ['-b', '/etc:relative/target', 'true']],
+    ['a bind target with ..', ['-b', '/etc:/a/../../b', 'true']],
+    ['an unknown user name', ['--user', `nosuchuser${process.pid}`, 'true']],
+    ['an unknown group name', ['--user', `0:nosuchgroup${process.pid}`, 'true']],
+    ['-t naming a file', ['-t', '/etc/passwd', 'true']],
+    ['-t naming a missing dir', ['-t', missing, 'true']],
+    ['an unknown capability', ['--nocaps', 'cap_no_such_thing', 'true']],
+    ['a bad --name', ['--name', 'bad name/with slash', 'true']],
+    ['a bad --preserve-fds', ['--preserve-fds', 'lots', 'true']],
+  ];
+
+  for (const [what, args] of CASES) {
+    it(what, async () => {
+      const before = runEntriesButMinc();
+      const p = spawnTracked(MINC, [...args]);
+      const r = await p;
+      expect(r.exitCode).not.toBe(0);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^minc: \S/);
+      expect(tempdirsOf(p.pid)).toEqual([]);
+      expect(runEntriesButMinc()).toEqual(before);
+      expect(existsSync(missing)).toBe(false);
+    });
+  }
+
+  it('not root (setpriv --reuid=65534 --regid=65534 --clear-groups)', async () => {
+    const before = runEntriesButMinc();
+    const p = spawnTracked('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', MINC, '-r', rootfs.dir, 'true']);
+    const r = await p;
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^minc: .*root/);
+    expect(tempdirsOf(p.pid)).toEqual([]);
+    expect(runEntriesButMinc()).toEqual(before);
+  });
+
+  it('the message names what is wrong', async () => {
+    const r = await runMinc(['-b', '/etc:relative/x', 'true']);
+    expect(r.stderr).toContain('relative/x');
+    const u = await runMinc(['-r', rootfs.dir, '--user', 'nobody-here', 'true']);
+    expect(u.stderr).toContain('nobody-here');
+    const o = await runMinc(['--frobnicate', 'true']);
+    expect(o.stderr).toContain('--frobnicate');
+  });
+});
+
+describe('nothing written or mounted inside reaches the host', () => {
+  it("files, dirs, a tmpfs mount, a shared-propagation mount and the hostname stay inside (default root)", async () => {
+    const key = unique('leak');
+    const hostname = (await execa('hostname')).stdout;
+    const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
+    const before = ourTempdirs();
+    const script = [
+      `echo x > /${key}`, `mkdir /etc/${key}`, `echo y > /run/${key}`,
+      `mkdir -p /mnt/${key} && mount -t tmpfs none /mnt/${key} && touch /mnt/${key}/f`,
+      `mount --make-rshared / && mkdir -p /srv/${key} && mount -t tmpfs none /srv/${key}`,
+      `hostname evil-${key}`, 'hostname', `ls /${key} /etc/${key} /run/${key} /mnt/${key}/f`,
+    ].join(' && ');
+    const r = await runMinc(['sh', '-c', script]);
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.split('\n')[0]).toBe(`evil-${key}`);
+    for (const p of [`/${key}`, `/etc/${key}`, `/run/${key}`, `/mnt/${key}`, `/srv/${key}`]) expect(existsSync(p), p).toBe(false);
+    expect((await execa('hostname')).stdout).toBe(hostname);
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).toBe(mountinfo);
+    expect(ourTempdirs()).toEqual(before);
+  });
+
+  it('a busybox rootfs is unchanged after a run that writes, deletes and mounts', async () => {
+    const before = tree(rootfs.dir);
+    const r = await runMinc(['-r', rootfs.dir, 'sh', '-c',
+      'echo x > /new; rm /bin/wc; chmod 700 /etc; echo z >> /etc/passwd; mkdir -p /mnt; mount -t tmpfs none /mnt; touch /mnt/f; ln -s /x /etc/l; echo ok']);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe('ok');
+    expect(tree(rootfs.dir)).toEqual(before);
+  });
+
+  it('IPC objects made inside are not the host\'s', async () => {
+    const key = unique('shm');
+    const r = await runMinc(['sh', '-c', `echo data > /dev/shm/${key} && ls /dev/shm/${key} && grep ' /dev/shm ' /proc/mounts`]);
+    expect(r.exitCode).toBe(0);
+    expect(existsSync(`/dev/shm/${key}`)).toBe(false);
+  });
+
+  it('a failed run leaves the host as before too', async () => {
+    const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
+    const p = spawnTracked(MINC, ['-r', rootfs.dir, 'sh', '-c', 'mount -t tmpfs none /tmp; exit 1']);
+    const r = await p;
+    expect(r.exitCode).toBe(1);
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).toBe(mountinfo);
+    expect(tempdirsOf(p.pid)).toEqual([]);
+  });
+});
+
