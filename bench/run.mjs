@@ -35,10 +35,18 @@ const COMMANDS = [
   { key: 'unshare', label: 'unshare -iumpf true', argv: [which('unshare'), '-iumpf', 'true'] },
 ];
 
-/** minc's and the script's temp dirs under /run, and mounts naming them. */
+/** pids of the minc and script processes this bench started: their temp dirs are named after them */
+const started = new Set();
+
+/** Temp dirs under /run (minc<pid>-XXXXXX, handwritten<pid>-XXXXXX) of our runs, and mounts naming them. */
 function leftovers() {
-  const dirs = readdirSync('/run').filter((n) => /^(minc\d+-\w{6}|handwritten\d+-\w{6})$/.test(n));
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => /\/run\/(minc|handwritten)\d+-/.test(l));
+  const ours = (name) => {
+    const m = /^(?:minc|handwritten)(\d+)-\w{6}$/.exec(name);
+    return m !== null && started.has(Number(m[1]));
+  };
+  const dirs = readdirSync('/run').filter(ours);
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+    .filter((l) => (/ \/run\/((?:minc|handwritten)\d+-\w{6})/.exec(l) ?? []).slice(1).some(ours));
   return [...dirs.map((d) => `/run/${d}`), ...mounts];
 }
 
@@ -46,6 +54,7 @@ function run(cmd) {
   const t0 = process.hrtime.bigint();
   const r = spawnSync(cmd.argv[0], cmd.argv.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'], cwd: ROOT });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.pid) started.add(r.pid);
   if (r.error || r.status !== 0) {
     console.error(`bench: '${cmd.label}' failed (status ${r.status}${r.signal ? `, signal ${r.signal}` : ''}): ${r.error?.message ?? r.stderr}`);
     if (cmd.key === 'minc') console.error('bench: is minc built? (npm run build)');
@@ -60,8 +69,6 @@ const quantile = (xs, q) => {
   const lo = Math.floor(i);
   return s[lo] + (s[Math.ceil(i)] - s[lo]) * (i - lo);
 };
-
-const before = leftovers();
 
 const times = Object.fromEntries(COMMANDS.map((c) => [c.key, []]));
 const total = WARMUP + ROUNDS;
@@ -87,7 +94,7 @@ console.log('');
 console.log(`target: minc true <= node -e 0 + handwritten script: ${med.minc.toFixed(1)} ms <= ${med.node.toFixed(1)} + ${med.hand.toFixed(1)} = ${budget.toFixed(1)} ms: ${med.minc <= budget ? 'MET' : 'MISSED'}`);
 console.log(`ratio minc / (node + handwritten) = ${ratio.toFixed(2)}; minc - node = ${(med.minc - med.node).toFixed(1)} ms (handwritten: ${med.hand.toFixed(1)} ms)`);
 
-const after = leftovers().filter((l) => !before.includes(l));
+const after = leftovers();
 if (after.length > 0) {
   console.error(`bench: left behind:\n  ${after.join('\n  ')}`);
   process.exit(1);
