@@ -5,7 +5,7 @@
 import { build } from 'esbuild';
 
 await build({
-  entryPoints: { minc: 'src/cli/minc.ts' },
+  entryPoints: { minc: 'src/cli/minc.ts', marten: 'src/cli/marten.ts' },
   outdir: 'dist',
   outExtension: { '.js': '.cjs' },
   bundle: true,

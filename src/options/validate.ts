@@ -9,6 +9,7 @@ import { UsageError } from '../errors.js';
 import { CAPABILITIES } from '../plan/paths.js';
 import { readSettings, type Settings } from '../run/settings.js';
 import type { MincArgs } from './parse.js';
+import { imageRun, type ImageRun } from '../marten/minc.js';
 
 export interface Bind {
   readonly source: string;
@@ -32,6 +33,13 @@ export interface Config {
   readonly preserveFds: number;
   readonly debug: boolean;
   readonly dryRun: boolean;
+  /** overlay lowerdirs, top first, instead of rootdir (an image's layers) */
+  readonly layers?: readonly string[];
+  /** NAME=VALUE set for the command, and its working directory (an image's Env and WorkingDir) */
+  readonly env?: readonly string[];
+  readonly workdir?: string;
+  /** -r IMAGE / -t CONTAINER of the store (src/marten/minc.ts) */
+  readonly image?: ImageRun;
 }
 
 function statOrNull(path: string) {
@@ -122,16 +130,18 @@ export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env): 
   if (!args.dryRun && process.getuid?.() !== 0) {
     throw new UsageError('must be run as root (try: sudo minc ...); --dry-run shows the plan without root');
   }
+  const image = imageRun(args.rootdir, args.tempdir); // null unless -r/-t name an image/container, not a directory
+  if (image && args.direct) throw new UsageError('--direct cannot be used with an image: its layers are read-only');
   let tempdir: string | undefined;
   let saved: Settings | null = null;
   if (args.tempdir !== undefined) {
-    tempdir = directory('--tempdir', args.tempdir);
+    tempdir = image?.container ?? directory('--tempdir', args.tempdir);
     saved = readSettings(tempdir);
   }
-  const rootdir = args.rootdir !== undefined ? directory('--rootdir', args.rootdir) : saved?.rootdir ?? '/';
+  const rootdir = image ? image.layers[0]! : args.rootdir !== undefined ? directory('--rootdir', args.rootdir) : saved?.rootdir ?? '/';
   if (/[,:\\]/.test(rootdir)) throw new UsageError(`--rootdir '${rootdir}': overlayfs cannot take a path with ',', ':' or '\\'`);
   const direct = args.direct || (args.tempdir !== undefined && !args.rootdir && saved?.direct === true);
-  const roots = tempdir && !direct ? [join(tempdir, 'storage'), rootdir] : [rootdir];
+  const roots = [...(tempdir && !direct ? [join(tempdir, 'storage')] : []), ...(image?.layers ?? [rootdir])];
   if (args.name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$/.test(args.name)) {
     throw new UsageError(`--name '${args.name}': a hostname is up to 64 letters, digits, '.' and '-'`);
   }
@@ -147,21 +157,22 @@ export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env): 
       }
     }
   }
-  const command = args.command.length > 0 ? args.command : [env.SHELL || '/bin/sh'];
+  const command = args.command.length > 0 ? args.command : image ? image.command ?? ['/bin/sh'] : [env.SHELL || '/bin/sh'];
   return {
     command,
     rootdir,
     direct,
-    keep: args.keep || tempdir !== undefined,
+    keep: args.keep || tempdir !== undefined || image !== null,
     tempdir,
-    name: args.name ?? saved?.name,
+    name: args.name ?? image?.name ?? saved?.name,
     binds: args.bind.map(parseBind),
-    user: args.user !== undefined ? parseUser(args.user, roots) : undefined,
+    user: (args.user ?? image?.user) !== undefined ? parseUser((args.user ?? image?.user)!, roots) : undefined,
     usedev: args.usedev,
     nocaps: args.nocaps !== undefined ? parseCaps(args.nocaps) : undefined,
     asPid1: args.asPid1,
     preserveFds,
     debug: args.debug,
     dryRun: args.dryRun,
+    ...(image ? { image, layers: image.layers, env: image.env, workdir: image.workdir } : {}),
   };
 }

@@ -42,7 +42,7 @@ export function rootSteps({ config, facts, tempdir }: PlanInput): Step[] {
     steps.push(s('Bind the root directory itself (--direct): writes reach it', tool(facts, 'mount'), '--bind', config.rootdir, root));
   } else {
     steps.push(s('Mount the copy-on-write root: the root directory below, writes land in storage/',
-      tool(facts, 'mount'), '-t', 'overlay', '-o', `lowerdir=${config.rootdir},upperdir=${tempdir}/storage,workdir=${tempdir}/work`, 'minc-overlay', root));
+      tool(facts, 'mount'), '-t', 'overlay', '-o', `lowerdir=${config.layers ? config.layers.join(':') : config.rootdir},upperdir=${tempdir}/storage,workdir=${tempdir}/work`, 'minc-overlay', root));
   }
   steps.push(
     s('/tmp is a tmpfs of the container; it also holds the put_old directory for pivot_root', 'plain_dir', `${root}/tmp`),
@@ -149,6 +149,8 @@ export function commandChain({ config, facts }: PlanInput): Arg[] {
   const viaLoader = (name: Tool, ...args: Arg[]): Arg[] => [
     `${PUT_OLD}${facts.ldso}`, '--library-path', hostLibpath(facts), `${PUT_OLD}${tool(facts, name)}`, ...args];
   let chain: Arg[] = viaLoader('sh', '-c', { sh: '"$FINAL"' }, 'minc', { sh: '"$@"' });
+  const vars = (config.env ?? []).filter((e) => /^[^=-][^=]*=/.test(e));
+  if (vars.length > 0 || config.workdir) chain = viaLoader('env', ...(config.workdir ? ['-C', config.workdir] : []), ...vars, ...chain);
   if (config.user) chain = viaLoader('chroot', `--userspec=${config.user.uid}:${config.user.gid}`, '/', ...chain);
   if (config.nocaps) {
     chain = viaLoader('capsh', `--drop=${config.nocaps.join(',')}`, `--shell=${PUT_OLD}${facts.ldso}`, '--', ...chain.slice(1));

@@ -4,7 +4,8 @@
  * resolv.conf, hosts, utsname, pid and settings.
  */
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { forkContainer } from '../marten/minc.js';
 import { MincError } from '../errors.js';
 import type { Config } from '../options/validate.js';
 import { TEMP_PREFIX } from '../plan/paths.js';
@@ -53,6 +54,8 @@ export function prepareTempdir(config: Config, facts: Facts, cleanup: CleanupSta
   if (config.tempdir) {
     dir = config.tempdir;
     debug('Reuse the temporary directory (-t)', dir);
+  } else if (config.image) {
+    dir = forkContainer(config.image, config.name); // a new container of the image in the store (src/marten/minc.ts)
   } else {
     const base = tempBase();
     mkdirSync(base, { recursive: true });
@@ -65,7 +68,7 @@ export function prepareTempdir(config: Config, facts: Facts, cleanup: CleanupSta
     }
   }
   if (config.keep) {
-    const cmd = ['minc', ...(config.rootdir !== '/' ? ['-r', config.rootdir] : []), '-t', dir];
+    const cmd = config.image ? ['minc', '-t', basename(dir).slice(0, 12)] : ['minc', ...(config.rootdir !== '/' ? ['-r', config.rootdir] : []), '-t', dir];
     cleanup.push('Say how to reuse the kept directory', () => info(`to reuse this, run: ${cmd.join(' ')} ...`));
   }
   for (const d of ['root', 'storage', 'work']) mkdirSync(join(dir, d), { recursive: true });

@@ -1,0 +1,113 @@
+/** marten [--debug] COMMAND: the image and container store (MINCS's marten). */
+import yargs from 'yargs';
+import { MincError } from '../errors.js';
+import { Store } from '../marten/store.js';
+
+const out = (line: string): void => void process.stdout.write(`${line}\n`);
+const note = (line: string): void => void process.stderr.write(`marten: ${line}\n`);
+
+async function main(argv: string[]): Promise<void> {
+  const store = (): Store => new Store();
+  await yargs(argv)
+    .scriptName('marten')
+    .usage('$0 [--debug] COMMAND [ARGS...]\nManager of image archives and temporary containers (store: $MINCS_DIR, default /var/lib/mincs)')
+    .option('debug', { type: 'boolean', describe: 'Show stack traces of errors' })
+    .command(['list', 'lc'], 'List containers', (y) => y.option('long', { alias: 'l', type: 'boolean', describe: 'Full ids' }),
+      async (a) => {
+        const { listContainersText } = await import('../marten/show.js');
+        out(listContainersText(store(), Boolean(a.long)));
+      })
+    .command(['images', 'li'], 'List images', (y) => y.option('long', { alias: 'l', type: 'boolean', describe: 'Full ids' }), async (a) => {
+      const { listImagesText } = await import('../marten/show.js');
+      out(await listImagesText(store(), Boolean(a.long)));
+    })
+    .command('import <path>', 'Import a rootfs DIR, a docker save tarball or an OCI layout tarball as an image',
+      (y) => y.positional('path', { type: 'string', demandOption: true }).option('name', { type: 'string', describe: 'Name the image' }), async (a) => {
+        const { importPath } = await import('../marten/importer.js');
+        out(await importPath(store(), a.path, { name: a.name }));
+      })
+    .command('pull <ref>', 'Pull [REGISTRY[:PORT]/]NAME[:TAG|@DIGEST] (default Docker Hub)',
+      (y) => y.positional('ref', { type: 'string', demandOption: true })
+        .option('platform', { type: 'string', describe: 'OS/ARCH[/VARIANT] to pick from a multi-platform image' })
+        .option('insecure', { type: 'boolean', describe: 'Plain http (always allowed for localhost)' })
+        .option('name', { type: 'string', describe: 'Name the image (default: NAME[:TAG], as MINCS)' }), async (a) => {
+        const { pull } = await import('../marten/registry/pull.js');
+        out(await pull(store(), a.ref, { platform: a.platform, insecure: a.insecure, name: a.name }));
+      })
+    .command('push <image> [dest]', 'Push IMAGE as [REGISTRY/]NAME[:TAG] (default: its name)',
+      (y) => y.positional('image', { type: 'string', demandOption: true }).positional('dest', { type: 'string' })
+        .option('insecure', { type: 'boolean', describe: 'Plain http (always allowed for localhost)' }), async (a) => {
+        const { push } = await import('../marten/registry/push.js');
+        out(await push(store(), a.image, a.dest, { insecure: a.insecure }));
+      })
+    .command('commit <container>', 'Commit a container as a new image on top of its own',
+      (y) => y.positional('container', { type: 'string', demandOption: true }).option('name', { type: 'string', describe: 'Name the image' }), async (a) => {
+        const { commitContainer } = await import('../marten/commit.js');
+        out(await commitContainer(store(), a.container, { name: a.name }));
+      })
+    .command('export <image>', 'Write IMAGE as a docker-archive / OCI layout tarball',
+      (y) => y.positional('image', { type: 'string', demandOption: true }).option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'FILE' }),
+      async (a) => {
+        const { exportImage } = await import('../marten/exporter.js');
+        out(await exportImage(store(), a.image, a.output));
+      })
+    .command('inspect <ref>', 'Show an image or container as JSON', (y) => y.positional('ref', { type: 'string', demandOption: true }), async (a) => {
+      const { inspect } = await import('../marten/show.js');
+      out(JSON.stringify(inspect(store(), a.ref), null, 2));
+    })
+    .command('rm <containers..>', 'Remove containers', (y) => y.positional('containers', { type: 'string', array: true, demandOption: true }), async (a) => {
+      const { removeContainer } = await import('../marten/ops.js');
+      for (const c of a.containers) out(await removeContainer(store(), c));
+    })
+    .command('rmi <images..>', 'Remove images', (y) => y.positional('images', { type: 'string', array: true, demandOption: true }), async (a) => {
+      const { removeImage } = await import('../marten/ops.js');
+      for (const i of a.images) out(await removeImage(store(), i));
+    })
+    .command('rename <container> <name>', 'Rename a container', (y) => y.positional('container', { type: 'string', demandOption: true })
+      .positional('name', { type: 'string', demandOption: true }), async (a) => {
+      const { renameContainer } = await import('../marten/ops.js');
+      out(await renameContainer(store(), a.container, a.name));
+    })
+    .command('tag <image> <name>', 'Give an image one more name', (y) => y.positional('image', { type: 'string', demandOption: true })
+      .positional('name', { type: 'string', demandOption: true }), async (a) => {
+      const { tagImage } = await import('../marten/ops.js');
+      out(await tagImage(store(), a.image, a.name));
+    })
+    .command('renamei <image> <name>', 'Rename an image (NAME becomes its only name)', (y) => y.positional('image', { type: 'string', demandOption: true })
+      .positional('name', { type: 'string', demandOption: true }), async (a) => {
+      const { tagImage } = await import('../marten/ops.js');
+      out(await tagImage(store(), a.image, a.name, true));
+    })
+    .command('prune', "Remove dead runs' leftovers and unreferenced blobs", () => undefined, async () => {
+      const { prune } = await import('../marten/prune.js');
+      const removed = await prune(store());
+      for (const r of removed) out(`removed ${r}`);
+      if (removed.length === 0) note('nothing to remove');
+    })
+    .demandCommand(1, 'marten: give a command (see marten --help)')
+    .strict()
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new UsageErr(msg);
+    })
+    .help()
+    .version(false)
+    .parseAsync();
+}
+
+class UsageErr extends MincError {
+  constructor(msg: string) {
+    super(msg.replace(/^marten: /, ''), { status: 2 });
+  }
+}
+
+const argv = process.argv.slice(2);
+main(argv).then(
+  () => undefined,
+  (err: unknown) => {
+    const e = err instanceof Error ? err : new Error(String(err));
+    process.stderr.write(`marten: ${e.message.split('\n')[0]}\n`);
+    if (argv.includes('--debug') && e.stack) process.stderr.write(`${e.stack}\n`);
+    process.exitCode = err instanceof MincError ? err.status : 1;
+  },
+);

@@ -1,0 +1,112 @@
+/**
+ * marten import DIR|TARBALL: a rootfs directory (copied as one layer), a
+ * `docker save` tarball (manifest.json form, or the legacy repositories +
+ * <id>/layer.tar form) or an OCI image-layout tarball.
+ */
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { execa } from 'execa';
+import { MincError, withContext } from '../errors.js';
+import { installImage, checkName, setImageName, type StagedLayer } from './install.js';
+import { untarLayerFile } from './layers/extract.js';
+import { defaultConfig, type ImageConfig } from './oci.js';
+import { readOciLayout } from './formats/ocilayout.js';
+import { readDockerArchive } from './formats/dockerarchive.js';
+import type { Store } from './store.js';
+import { moveIntoPlace, randomId, withLock, withStaging } from './txn.js';
+import { mapLimit } from './util.js';
+
+/** What a tarball holds, once unpacked in staging: its layer files bottom first, config, name. */
+export interface ArchiveImage {
+  layers: { file: string; mediaType?: string; digest?: string }[];
+  config: ImageConfig;
+  name?: string;
+}
+
+/** The name MINCS gives an image: the last path component, with the tag unless it is latest. */
+export function shortName(ref: string): string {
+  const at = ref.indexOf('@');
+  const base = at >= 0 ? ref.slice(0, at) : ref;
+  const slash = base.lastIndexOf('/');
+  const last = base.slice(slash + 1);
+  const name = last.replace(/:latest$/, '');
+  return at >= 0 && !last.includes(':') ? `${name}@${ref.slice(at + 1)}` : name;
+}
+
+export async function importPath(store: Store, path: string, opts: { name?: string } = {}): Promise<string> {
+  if (opts.name) checkName(opts.name);
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new MincError(`importing ${path}: no such file or directory`);
+  }
+  if (st.isDirectory()) return importDir(store, resolve(path), opts.name);
+  try {
+    return await importTarball(store, resolve(path), opts.name);
+  } catch (err) {
+    throw withContext(`importing ${path}`, err);
+  }
+}
+
+/** A directory becomes one layer, copied as cp -a does. */
+async function importDir(store: Store, dir: string, name?: string): Promise<string> {
+  return withStaging(store, async (staging) => {
+    const id = randomId();
+    const img = join(staging, id);
+    mkdirSync(img);
+    try {
+      await execa('cp', ['-a', '--reflink=auto', '--', `${dir}/.`, join(img, 'root')]);
+    } catch (err) {
+      throw new MincError(`importing ${dir}: copying: ${(err as { stderr?: string }).stderr?.trim().split('\n')[0] ?? String(err)}`);
+    }
+    writeFileSync(join(img, 'layer.json'), '{}\n');
+    writeFileSync(join(img, 'config.json'), JSON.stringify(defaultConfig()));
+    return withLock(store, () => {
+      moveIntoPlace(img, store.image(id));
+      if (name) setImageName(store, id, name);
+      return id;
+    });
+  });
+}
+
+async function importTarball(store: Store, file: string, name?: string): Promise<string> {
+  return withStaging(store, async (staging) => {
+    const outer = join(staging, 'archive');
+    mkdirSync(outer);
+    try {
+      await execa('tar', ['-x', '-f', file, '-C', outer, '--no-same-owner', '--no-same-permissions']);
+    } catch (err) {
+      throw new MincError(`not a tar archive: ${(err as { stderr?: string }).stderr?.trim().split('\n')[0] ?? String(err)}`);
+    }
+    let image: ArchiveImage;
+    if (existsSync(join(outer, 'oci-layout'))) image = readOciLayout(outer);
+    else if (existsSync(join(outer, 'manifest.json')) || existsSync(join(outer, 'repositories'))) image = readDockerArchive(outer);
+    else throw new MincError('neither a docker save tarball (manifest.json, repositories) nor an OCI image layout (oci-layout)');
+    const expected = image.config.rootfs?.diff_ids;
+    const layers = await mapLimit(image.layers, 2, async (l, i): Promise<StagedLayer> => {
+      const root = join(staging, `layer${i}`);
+      let diffId: string;
+      try {
+        diffId = (await untarLayerFile(l.file, root, l.mediaType, l.digest)).diffId;
+      } catch (err) {
+        throw withContext(`layer ${i + 1} (${l.file.slice(outer.length + 1)})`, err);
+      }
+      const want = expected?.[i];
+      if (want && want !== diffId) throw new MincError(`layer ${i + 1}: its DiffID is ${diffId}, the config says ${want}`);
+      return { root, info: { diffId, ...(l.mediaType ? { mediaType: l.mediaType } : {}) } };
+    });
+    if (expected && expected.length !== layers.length) {
+      throw new MincError(`the config lists ${expected.length} layers, the archive has ${layers.length}`);
+    }
+    return installImage(store, staging, layers, image.config, name ?? (image.name ? shortName(image.name) : undefined));
+  });
+}
+
+export const readJsonFile = <T>(path: string, what: string): T => {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch (err) {
+    throw withContext(`reading ${what}`, err);
+  }
+};

@@ -1,0 +1,16 @@
+/** A pass-through stream that hashes (sha256) and counts what flows through it. */
+import { createHash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+
+export class Hasher extends Transform {
+  private readonly h = createHash('sha256');
+  bytes = 0;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.h.update(chunk);
+    this.bytes += chunk.length;
+    cb(null, chunk);
+  }
+  digest(): string {
+    return `sha256:${this.h.digest('hex')}`;
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * minc's side of the store (MINCS's minc-farm fork/imagestack/dir):
+ * `minc -r IMAGE` runs a new container of an image, `minc -t UUID|NAME`
+ * an existing container again.  On minc's hot path: node's fs only (no
+ * execa, no proper-lockfile; the lock here is proper-lockfile's own mkdir
+ * protocol, taken synchronously).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MincError, UsageError } from '../errors.js';
+import { imageConfig, layerChain, resolveContainer, resolveImage, shortId } from './model.js';
+import { Store } from './store.js';
+
+export interface ImageRun {
+  /** the image the container is (or will be) based on */
+  readonly id: string;
+  /** an existing container (-t UUID|NAME); else minc forks a new one */
+  readonly container?: string;
+  /** layer directories, top first: the overlay's lowerdirs */
+  readonly layers: readonly string[];
+  /** the command an image gives: Entrypoint + Cmd */
+  readonly command?: readonly string[];
+  readonly env: readonly string[];
+  readonly workdir?: string;
+  readonly user?: string;
+  /** the container's name (marten rename), its hostname */
+  readonly name?: string;
+}
+
+const isDir = (p: string): boolean => {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+};
+
+/** Not a path at all (a file or directory that is there stays minc's to check). */
+const absent = (p: string): boolean => {
+  try {
+    statSync(p);
+    return false;
+  } catch {
+    return true;
+  }
+};
+
+function runOf(store: Store, imageId: string, container?: string): ImageRun {
+  const layers = layerChain(store, imageId).map((l) => join(store.image(l), 'root'));
+  for (const l of layers) {
+    if (/[,:\\]/.test(l)) throw new UsageError(`image layer ${l}: overlayfs cannot take a path with ',', ':' or '\\' (move MINCS_DIR)`);
+  }
+  const c = imageConfig(store, imageId).config ?? {};
+  const command = [...(c.Entrypoint ?? []), ...(c.Cmd ?? [])];
+  return {
+    id: imageId,
+    ...(container ? { container } : {}),
+    layers,
+    ...(command.length > 0 ? { command } : {}),
+    env: c.Env ?? [],
+    ...(c.WorkingDir ? { workdir: c.WorkingDir } : {}),
+    ...(c.User ? { user: c.User } : {}),
+  };
+}
+
+/**
+ * What -r / -t name in the store, or null when they name paths (or nothing).
+ * -t naming no path is a container; -r naming no path is an image.
+ */
+export function imageRun(rootdir: string | undefined, tempdir: string | undefined): ImageRun | null {
+  const wrap = <T>(opt: string, ref: string, fn: () => T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      throw new UsageError(`${opt} '${ref}': no such directory, and ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+  if (tempdir !== undefined && absent(tempdir)) {
+    const store = new Store();
+    const c = wrap('--tempdir', tempdir, () => resolveContainer(store, tempdir));
+    if (!c.baseid) throw new UsageError(`--tempdir '${tempdir}': container ${shortId(c.id)} has no image`);
+    if (rootdir !== undefined) throw new UsageError(`--tempdir '${tempdir}' names a container: its image is fixed, drop --rootdir`);
+    return { ...wrap('--tempdir', tempdir, () => runOf(store, c.baseid!, c.dir)), ...(c.name ? { name: c.name } : {}) };
+  }
+  if (rootdir !== undefined && absent(rootdir)) {
+    const store = new Store();
+    const img = wrap('--rootdir', rootdir, () => resolveImage(store, rootdir));
+    return wrap('--rootdir', rootdir, () => runOf(store, img.id));
+  }
+  return null;
+}
+
+/** proper-lockfile's lock (a directory), taken synchronously; waits up to 30 s, breaks a lock older than 20 s. */
+function lockStoreSync(store: Store): () => void {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      mkdirSync(store.lockPath);
+      return () => rmdirSync(store.lockPath);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      try {
+        if (Date.now() - statSync(store.lockPath).mtimeMs > 20_000) rmdirSync(store.lockPath);
+      } catch {
+        /* released meanwhile */
+      }
+      if (Date.now() > deadline) throw new MincError(`the store ${store.dir} stays locked (${store.lockPath})`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
+}
+
+/** A new container of image id (MINCS's minc-farm fork): containers/<uuid>/ with baseid; says its short id on stderr. */
+export function forkContainer(run: ImageRun, name?: string): string {
+  const store = new Store().ensure();
+  const id = randomBytes(32).toString('hex');
+  const staging = join(store.tmp, `${process.pid}-fork-${id.slice(0, 8)}`);
+  mkdirSync(staging);
+  try {
+    writeFileSync(join(staging, 'baseid'), `${run.id}\n`);
+    if (name) writeFileSync(join(staging, 'name'), `${name}\n`);
+    const unlock = lockStoreSync(store);
+    try {
+      if (!isDir(store.image(run.id))) throw new MincError(`image ${shortId(run.id)} was removed`);
+      renameSync(staging, store.container(id)); // fails if the id were taken
+    } finally {
+      unlock();
+    }
+  } catch (err) {
+    rmSync(staging, { recursive: true, force: true });
+    throw err;
+  }
+  process.stderr.write(`${shortId(id)}\n`);
+  return store.container(id);
+}

@@ -1,0 +1,66 @@
+/** marten rm, rmi, rename, tag|renamei: small changes to the store, each under the lock. */
+import { renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { MincError } from '../errors.js';
+import { mountsBelow } from '../run/tempdir.js';
+import { checkName, setImageName } from './install.js';
+import { dependents, listContainers, readContainer, resolveContainer, resolveImage, shortId } from './model.js';
+import type { Store } from './store.js';
+import { withLock, writeAtomic } from './txn.js';
+
+/** Remove a container; refused while its minc runs or anything is mounted in it. */
+export function removeContainer(store: Store, ref: string): Promise<string> {
+  return withLock(store, () => {
+    const c = resolveContainer(store, ref);
+    if (readContainer(store, c.id).running) throw new MincError(`container ${shortId(c.id)} is running (its minc is alive); end it first`);
+    const mounted = mountsBelow(c.dir);
+    if (mounted.length > 0) throw new MincError(`container ${shortId(c.id)}: ${mounted[0]} is still mounted`);
+    rmSync(c.dir, { recursive: true, force: true });
+    return c.id;
+  });
+}
+
+/** Remove an image; refused while an image or container is based on it. */
+export function removeImage(store: Store, ref: string): Promise<string> {
+  return withLock(store, () => {
+    const img = resolveImage(store, ref);
+    const deps = dependents(store, img.id);
+    const names = [
+      ...deps.containers.map((c) => `container ${shortId(c.id)}${c.name ? ` (${c.name})` : ''}`),
+      ...deps.images.map((i) => `image ${shortId(i.id)}${i.name ? ` (${i.name})` : ''}`),
+    ];
+    if (names.length > 0) throw new MincError(`image ${shortId(img.id)} is in use by ${names.join(', ')}`);
+    const mounted = mountsBelow(img.dir);
+    if (mounted.length > 0) throw new MincError(`image ${shortId(img.id)}: ${mounted[0]} is still mounted`);
+    // rename first, so a crash in the middle leaves no half image under images/
+    const trash = join(store.tmp, `rmi-${process.pid}-${img.id}`);
+    store.ensure();
+    rmSync(trash, { recursive: true, force: true });
+    renameSync(img.dir, trash);
+    rmSync(trash, { recursive: true, force: true });
+    return img.id;
+  });
+}
+
+/** rename UUID NAME: a container's name (its hostname when it next runs, as MINCS does). */
+export function renameContainer(store: Store, ref: string, name: string): Promise<string> {
+  return withLock(store, () => {
+    const c = resolveContainer(store, ref);
+    if (!/^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$/.test(name)) throw new MincError(`'${name}' is not a usable container name (a hostname: letters, digits, '.', '-')`);
+    const other = listContainers(store).find((o) => o.id !== c.id && o.name === name);
+    if (other) throw new MincError(`the name ${name} is already used by container ${shortId(other.id)}`);
+    writeAtomic(join(c.dir, 'name'), `${name}\n`);
+    writeAtomic(join(c.dir, 'utsname'), `${name}\n`);
+    return c.id;
+  });
+}
+
+/** tag ID NAME adds a name; renamei ID NAME makes it the only one (taken from any other image that had it). */
+export function tagImage(store: Store, ref: string, name: string, replace = false): Promise<string> {
+  checkName(name);
+  return withLock(store, () => {
+    const img = resolveImage(store, ref);
+    setImageName(store, img.id, name, replace);
+    return img.id;
+  });
+}

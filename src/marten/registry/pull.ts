@@ -1,0 +1,143 @@
+/**
+ * marten pull REF: manifest (an index picks the platform), config, then the
+ * layers concurrently, each streamed at once into its blob file and into tar;
+ * every digest checked; layers already in the store are neither fetched nor
+ * unpacked again.  Nothing reaches images/ until all is there.
+ */
+import { createWriteStream, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { MincError, withContext } from '../../errors.js';
+import { shortName } from '../importer.js';
+import { checkName, installImage, layerIds, type StagedLayer } from '../install.js';
+import { compressionOf, untarLayer, untarLayerFile } from '../layers/extract.js';
+import { hostPlatform, INDEX_TYPES, MANIFEST_TYPES, MT, parsePlatform, platformString, sha256, type Descriptor, type ImageConfig, type Index, type Manifest } from '../oci.js';
+import { pickPlatform } from '../platform.js';
+import type { Store } from '../store.js';
+import { randomId, withStaging } from '../txn.js';
+import { mapLimit } from '../util.js';
+import { RegistryClient } from './client.js';
+import { makeProgress, type Progress } from './progress.js';
+import { parseRef, refString } from './ref.js';
+
+export interface PullOptions {
+  platform?: string;
+  insecure?: boolean;
+  name?: string;
+}
+
+const ACCEPT = [MT.ociIndex, MT.dockerList, MT.ociManifest, MT.dockerManifest].join(', ');
+
+/** A manifest or index by tag or digest; its digest checked when asked by digest. */
+async function getManifest(client: RegistryClient, reference: string): Promise<{ text: string; mediaType: string; digest: string }> {
+  const res = await client.request(`/manifests/${reference}`, { headers: { accept: ACCEPT } });
+  const text = await res.text();
+  const digest = sha256(text);
+  if (reference.startsWith('sha256:') && digest !== reference) throw new MincError(`manifest ${reference}: digest mismatch (got ${digest})`);
+  let mediaType = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
+  try {
+    const body = JSON.parse(text) as { mediaType?: string; manifests?: unknown; schemaVersion?: number };
+    if (body.mediaType) mediaType = body.mediaType;
+    else if (!mediaType || mediaType === 'application/json') mediaType = body.manifests ? MT.ociIndex : MT.ociManifest;
+    if (body.schemaVersion === 1) throw new MincError('schema 1 manifests are not supported');
+  } catch (err) {
+    if (err instanceof MincError) throw err;
+    throw new MincError(`manifest ${reference}: not JSON`);
+  }
+  return { text, mediaType, digest };
+}
+
+/** Pass chunks on, writing them to file as well (with backpressure). */
+class TeeToFile extends Transform {
+  private readonly out;
+  constructor(file: string, private readonly onBytes: (n: number) => void) {
+    super();
+    this.out = createWriteStream(file);
+    this.out.on('error', (e) => this.destroy(e));
+  }
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    this.onBytes(chunk.length);
+    if (this.out.write(chunk)) cb(null, chunk);
+    else this.out.once('drain', () => cb(null, chunk));
+  }
+  override _flush(cb: TransformCallback): void {
+    this.out.end(() => cb());
+  }
+}
+
+async function fetchLayer(store: Store, client: RegistryClient, layer: Descriptor, diffId: string, dest: string, progress: Progress): Promise<StagedLayer> {
+  const info = { diffId, digest: layer.digest, size: layer.size, mediaType: layer.mediaType };
+  if (store.hasBlob(layer.digest)) {
+    const got = await untarLayerFile(store.blob(layer.digest), dest, layer.mediaType, layer.digest);
+    if (got.diffId !== diffId) throw new MincError(`its content is ${got.diffId}, the config says ${diffId}`);
+    progress.done(layer.digest, 'unpacked from the stored blob');
+    return { root: dest, info };
+  }
+  const tmp = join(store.blobs, `.pull-${process.pid}-${randomId().slice(0, 8)}`);
+  try {
+    const res = await client.request(`/blobs/${layer.digest}`);
+    if (!res.body) throw new MincError('empty response');
+    const tick = progress.add(layer.digest, layer.size);
+    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>).pipe(new TeeToFile(tmp, tick));
+    const got = await untarLayer(body, compressionOf(layer.mediaType), dest, layer.digest);
+    if (got.diffId !== diffId) throw new MincError(`its content is ${got.diffId}, the config says ${diffId}`);
+    renameSync(tmp, store.blob(layer.digest));
+    progress.done(layer.digest, 'done');
+    return { root: dest, info };
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+export async function pull(store: Store, spec: string, opts: PullOptions = {}): Promise<string> {
+  const ref = parseRef(spec);
+  if (opts.name) checkName(opts.name);
+  const want = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
+  const client = new RegistryClient(ref, { insecure: opts.insecure });
+  try {
+    let m = await getManifest(client, ref.digest ?? ref.tag ?? 'latest');
+    if (INDEX_TYPES.includes(m.mediaType)) {
+      const index = JSON.parse(m.text) as Index;
+      const d = pickPlatform(index.manifests ?? [], want);
+      if (!d) {
+        const have = (index.manifests ?? []).map((x) => (x.platform ? platformString(x.platform) : '?')).join(', ');
+        throw new MincError(`no image for ${platformString(want)} (it has ${have}; choose with --platform)`);
+      }
+      m = await getManifest(client, d.digest);
+    }
+    if (!MANIFEST_TYPES.includes(m.mediaType)) throw new MincError(`unsupported manifest type ${m.mediaType}`);
+    const manifest = JSON.parse(m.text) as Manifest;
+    const cres = await client.request(`/blobs/${manifest.config.digest}`);
+    const configText = await cres.text();
+    if (sha256(configText) !== manifest.config.digest) throw new MincError(`config ${manifest.config.digest}: digest mismatch`);
+    const config = JSON.parse(configText) as ImageConfig;
+    const diffIds = config.rootfs?.diff_ids ?? [];
+    if (diffIds.length !== manifest.layers.length) throw new MincError(`the config lists ${diffIds.length} layers, the manifest ${manifest.layers.length}`);
+    if (opts.platform && (config.architecture !== want.architecture || (config.os ?? 'linux') !== want.os)) {
+      throw new MincError(`the image is for ${config.os}/${config.architecture}, not ${platformString(want)}`);
+    }
+    const ids = layerIds(diffIds);
+    const name = opts.name ?? shortName(refString(ref));
+    return await withStaging(store, async (staging) => {
+      const progress = await makeProgress('pull');
+      try {
+        const staged = await mapLimit(manifest.layers, 3, async (layer, i): Promise<StagedLayer> => {
+          if (store.hasImageDir(ids[i]!)) {
+            progress.done(layer.digest, 'already in the store');
+            return { info: { diffId: diffIds[i]!, digest: layer.digest } };
+          }
+          try {
+            return await fetchLayer(store, client, layer, diffIds[i]!, join(staging, `layer${i}`), progress);
+          } catch (err) {
+            throw withContext(`layer ${layer.digest}`, err);
+          }
+        });
+        return await installImage(store, staging, staged, config, name, configText);
+      } finally {
+        progress.stop();
+      }
+    });
+  } catch (err) {
+    throw withContext(`pulling ${spec}`, err);
+  }
+}

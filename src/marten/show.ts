@@ -1,0 +1,63 @@
+/** marten lc|list, li|images, inspect: reading the store for people and scripts. */
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { MincError } from '../errors.js';
+import { imageConfig, layerChain, layerInfo, listContainers, listImages, readContainer, readImage, resolveContainer, resolveImage, shortId } from './model.js';
+import type { Store } from './store.js';
+import { humanSize } from './util.js';
+
+async function du(dir: string): Promise<string> {
+  const r = await execa('du', ['-sb', dir], { reject: false });
+  const n = Number(String(r.stdout).split('\t')[0]);
+  return Number.isFinite(n) && r.exitCode === 0 ? humanSize(n) : '?';
+}
+
+const idCol = (id: string, long: boolean): string => (long ? id : shortId(id));
+
+export function listContainersText(store: Store, long: boolean): string {
+  const rows = [['ID', 'PID', 'STATE', 'IMAGE', 'NAME']];
+  for (const c of listContainers(store)) {
+    const img = c.baseid ? readImage(store, c.baseid).name ?? idCol(c.baseid, long) : '-';
+    rows.push([idCol(c.id, long), c.running && c.pid ? String(c.pid) : '-', c.running ? 'running' : 'stopped', img, c.name ?? '<noname>']);
+  }
+  return table(rows);
+}
+
+export async function listImagesText(store: Store, long: boolean): Promise<string> {
+  const rows = [['ID', 'SIZE', 'BASE', 'NAME']];
+  for (const i of listImages(store)) {
+    rows.push([idCol(i.id, long), await du(join(i.dir, 'root')), i.baseid ? idCol(i.baseid, long) : '-', i.names.length > 0 ? i.names.join(',') : '(noname)']);
+  }
+  return table(rows);
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => r.map((v, c) => (c === r.length - 1 ? v : v.padEnd(widths[c]!))).join('  ')).join('\n');
+}
+
+/** JSON about an image or a container (an image is looked for first). */
+export function inspect(store: Store, ref: string): unknown {
+  let imgErr: unknown;
+  try {
+    const i = resolveImage(store, ref);
+    return {
+      kind: 'image',
+      id: i.id,
+      name: i.name,
+      names: i.names,
+      dir: i.dir,
+      layers: layerChain(store, i.id).map((l) => ({ id: l, ...layerInfo(store, l) })),
+      config: imageConfig(store, i.id),
+    };
+  } catch (err) {
+    imgErr = err;
+  }
+  try {
+    const c = resolveContainer(store, ref);
+    const r = readContainer(store, c.id);
+    return { kind: 'container', id: r.id, name: r.name, dir: r.dir, image: r.baseid, pid: r.pid, running: r.running };
+  } catch {
+    throw imgErr instanceof MincError ? new MincError(`no such image or container: ${ref}`) : imgErr;
+  }
+}

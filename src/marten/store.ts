@@ -1,0 +1,95 @@
+/**
+ * The image and container store under $MINCS_DIR (MINCS's layout):
+ *   images/<id>/     root/ (one layer, overlayfs form), baseid, name,
+ *                    layer.json (digests), config.json (OCI image config)
+ *   containers/<id>/ root/ storage/ work/ baseid name utsname pid (+ minc's temp dir files)
+ *   blobs/sha256/<hex>  compressed layers, configs and manifests by digest
+ *   tmp/<pid>-<rand>/   staging: everything is built here, then renamed into place
+ *   lock                taken by every change (proper-lockfile)
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const CONF_FILE = '/etc/mincs.conf';
+export const DEFAULT_DIR = '/var/lib/mincs';
+
+/** MINCS_DIR from the environment, else MINCS_DIR= in /etc/mincs.conf, else /var/lib/mincs. */
+export function storeDir(env: NodeJS.ProcessEnv = process.env, conf = CONF_FILE): string {
+  if (env.MINCS_DIR) return env.MINCS_DIR;
+  try {
+    for (const line of readFileSync(conf, 'utf8').split('\n')) {
+      const m = /^\s*(?:export\s+)?MINCS_DIR=(?:"([^"]*)"|'([^']*)'|(\S*))/.exec(line);
+      if (m) return m[1] ?? m[2] ?? m[3] ?? DEFAULT_DIR;
+    }
+  } catch {
+    /* no config file */
+  }
+  return DEFAULT_DIR;
+}
+
+export class Store {
+  readonly dir: string;
+  constructor(dir = storeDir()) {
+    this.dir = dir;
+  }
+  get images(): string {
+    return join(this.dir, 'images');
+  }
+  get containers(): string {
+    return join(this.dir, 'containers');
+  }
+  get blobs(): string {
+    return join(this.dir, 'blobs', 'sha256');
+  }
+  get tmp(): string {
+    return join(this.dir, 'tmp');
+  }
+  get lockPath(): string {
+    return join(this.dir, 'lock');
+  }
+  image(id: string): string {
+    return join(this.images, id);
+  }
+  container(id: string): string {
+    return join(this.containers, id);
+  }
+  /** path of a blob by digest (sha256:<hex>) */
+  blob(digest: string): string {
+    return join(this.blobs, digestHex(digest));
+  }
+  hasImageDir(id: string): boolean {
+    return existsSync(join(this.image(id), 'root'));
+  }
+  hasBlob(digest: string): boolean {
+    return existsSync(this.blob(digest));
+  }
+  /** Make the layout (a no-op once made). */
+  ensure(): this {
+    for (const d of [this.images, this.containers, this.blobs, this.tmp]) mkdirSync(d, { recursive: true });
+    return this;
+  }
+  /** Read only the store: does it exist at all? */
+  exists(): boolean {
+    return existsSync(this.images);
+  }
+}
+
+export function digestHex(digest: string): string {
+  const m = /^sha256:([0-9a-f]{64})$/.exec(digest);
+  if (!m) throw new Error(`unsupported digest '${digest}' (sha256 only)`);
+  return m[1]!;
+}
+
+/** Read a small text file, trimmed; null if absent. */
+export function readText(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+export function readJson<T>(path: string): T | null {
+  const t = readText(path);
+  return t === null ? null : (JSON.parse(t) as T);
+}
