@@ -10,6 +10,7 @@ import { CAPABILITIES } from '../plan/paths.js';
 import { readSettings, type Settings } from '../run/settings.js';
 import type { MincArgs } from './parse.js';
 import { imageRun, type ImageRun } from '../marten/minc.js';
+import { validateExtra, type ExtraConfig } from './extra.js';
 
 export interface Bind {
   readonly source: string;
@@ -17,7 +18,7 @@ export interface Bind {
   readonly readonly: boolean;
 }
 
-export interface Config {
+export interface Config extends ExtraConfig {
   readonly command: readonly string[];
   readonly rootdir: string;
   readonly direct: boolean;
@@ -26,7 +27,7 @@ export interface Config {
   readonly tempdir?: string;
   readonly name?: string;
   readonly binds: readonly Bind[];
-  readonly user?: { readonly uid: number; readonly gid: number };
+  readonly user?: { readonly uid: number; readonly gid: number; readonly groups?: readonly number[] };
   readonly usedev: boolean;
   readonly nocaps?: readonly string[];
   readonly asPid1: boolean;
@@ -96,7 +97,22 @@ function lookup(file: string, key: string, roots: readonly string[]): string[] |
   return null;
 }
 
-export function parseUser(spec: string, roots: readonly string[]): { uid: number; gid: number } {
+/** Supplementary groups of a user: the groups of /etc/group that list the name. */
+function groupsOf(name: string | undefined, roots: readonly string[]): number[] {
+  if (!name) return [];
+  for (const root of roots) {
+    let text: string;
+    try {
+      text = readFileSync(join(root, 'etc/group'), 'utf8');
+    } catch {
+      continue;
+    }
+    return text.split('\n').map((l) => l.split(':')).filter((f) => (f[3] ?? '').split(',').includes(name)).map((f) => Number(f[2]));
+  }
+  return [];
+}
+
+export function parseUser(spec: string, roots: readonly string[]): { uid: number; gid: number; groups: number[] } {
   const [u, g, extra] = spec.split(':');
   if (!u || extra !== undefined || g === '') throw new UsageError(`--user '${spec}': expected UID[:GID]`);
   const pw = lookup('etc/passwd', u, roots);
@@ -112,7 +128,7 @@ export function parseUser(spec: string, roots: readonly string[]): { uid: number
     if (!gr) throw new UsageError(`--user '${spec}': no group '${g}' in the container's /etc/group (use a number)`);
     gid = Number(gr[2]);
   }
-  return { uid, gid };
+  return { uid, gid, groups: groupsOf(pw?.[0], roots) };
 }
 
 function parseCaps(spec: string): string[] {
@@ -174,5 +190,6 @@ export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env): 
     debug: args.debug,
     dryRun: args.dryRun,
     ...(image ? { image, layers: image.layers, env: image.env, workdir: image.workdir } : {}),
+    ...validateExtra(args, env),
   };
 }

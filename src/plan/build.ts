@@ -8,6 +8,7 @@ import type { Config } from '../options/validate.js';
 import type { Facts } from '../run/facts.js';
 import { DEVICES, DEV_LINKS, MASKED, PROC_READONLY, PUT_OLD, type Tool } from './paths.js';
 import type { Arg, Plan, Step } from './types.js';
+import { extraNsSteps } from './extra.js';
 
 export interface PlanInput {
   readonly config: Config;
@@ -32,9 +33,11 @@ function tool(facts: Facts, name: Tool): string {
 /** A host tool run after pivot_root: through the host's loader, from under PUT_OLD. */
 const host = (facts: Facts, name: Tool, ...args: Arg[]): Arg[] => ['hostrun', tool(facts, name), ...args];
 
-/** Before pivot_root: the namespace itself, the root and the put_old directory. */
+const rootOf = (tempdir: string): string => `${tempdir}/root`;
+
+/** The namespace itself and the container's root (MINCS's minc-core and minc-coat). */
 export function rootSteps({ config, facts, tempdir }: PlanInput): Step[] {
-  const root = `${tempdir}/root`;
+  const root = rootOf(tempdir);
   const steps: Step[] = [s('Record the pid of this init as the host sees it (for minc --gc)', 'host_pid')];
   if (config.name) steps.push(s("Set the container's hostname", tool(facts, 'hostname'), config.name));
   steps.push(s('Make the mount namespace private: nothing mounted here propagates to the host', tool(facts, 'mount'), '--make-rprivate', '/'));
@@ -44,116 +47,131 @@ export function rootSteps({ config, facts, tempdir }: PlanInput): Step[] {
     steps.push(s('Mount the copy-on-write root: the root directory below, writes land in storage/',
       tool(facts, 'mount'), '-t', 'overlay', '-o', `lowerdir=${config.layers ? config.layers.join(':') : config.rootdir},upperdir=${tempdir}/storage,workdir=${tempdir}/work`, 'minc-overlay', root));
   }
-  steps.push(
-    s('/tmp is a tmpfs of the container; it also holds the put_old directory for pivot_root', 'plain_dir', `${root}/tmp`),
-    s('Mount the container /tmp', tool(facts, 'mount'), '-t', 'tmpfs', '-o', 'mode=1777,nosuid,nodev', 'tmpfs', `${root}/tmp`),
-    s('Make the directory pivot_root moves the host root to', tool(facts, 'mkdir'), `${root}${PUT_OLD}`),
-    s('Enter the new root', 'cd', root),
-    s('Change root with pivot_root: the host root moves below the new one until it is detached', tool(facts, 'pivot_root'), '.', PUT_OLD.slice(1)),
-  );
+  steps.push(s('The fifos that start the command only once the host root is detached',
+    tool(facts, 'mkfifo'), '-m', '600', `${tempdir}/ready`, `${tempdir}/go`));
   return steps;
 }
 
-/** After pivot_root: a fresh /proc with runc's read-only and masked paths, and a read-only /sys. */
-export function procSysSteps({ facts }: PlanInput): Step[] {
+/** A fresh /proc with runc's read-only paths, and a read-only /sys. */
+export function procSysSteps({ facts, tempdir }: PlanInput): Step[] {
+  const root = rootOf(tempdir);
   const steps: Step[] = [
-    s('/proc mount point', 'ensure_dir', '/proc'),
-    s('A fresh procfs: only the processes of this PID namespace show', ...host(facts, 'mount', '-t', 'proc', '-o', 'nosuid,nodev,noexec', 'proc', '/proc')),
+    s('/proc mount point (not a symlink of the root directory)', 'plain_dir', `${root}/proc`),
+    s('A fresh procfs: only the processes of this PID namespace show', tool(facts, 'mount'), '-t', 'proc', '-o', 'nosuid,nodev,noexec', 'proc', `${root}/proc`),
   ];
   for (const p of PROC_READONLY) {
-    if (facts.existing.has(p)) steps.push(s(`${p} is read-only: kernel settings stay the host's`, ...host(facts, 'mount', '--bind', '-o', 'ro', p, p)));
+    if (facts.existing.has(p)) steps.push(s(`${p} is read-only: kernel settings stay the host's`, tool(facts, 'mount'), '--bind', '-o', 'ro', `${root}${p}`, `${root}${p}`));
   }
   steps.push(
-    s('/sys mount point', 'ensure_dir', '/sys'),
-    s('/sys is read-only (MINCS binds it writable)', ...host(facts, 'mount', '-t', 'sysfs', '-o', 'ro,nosuid,nodev,noexec', 'sysfs', '/sys')),
+    s('/sys mount point', 'plain_dir', `${root}/sys`),
+    s('/sys is read-only (MINCS binds it writable)', tool(facts, 'mount'), '-t', 'sysfs', '-o', 'ro,nosuid,nodev,noexec', 'sysfs', `${root}/sys`),
   );
   return steps;
 }
 
 /** runc's masked paths: files get the container's /dev/null, directories an empty read-only tmpfs. */
-export function maskSteps({ facts }: PlanInput): Step[] {
+export function maskSteps({ facts, tempdir }: PlanInput): Step[] {
+  const root = rootOf(tempdir);
   return MASKED.flatMap((p) => {
     const kind = facts.existing.get(p);
-    if (kind === 'file') return [s(`Mask ${p} (runc's masked paths)`, ...host(facts, 'mount', '--bind', '/dev/null', p))];
-    if (kind === 'dir') return [s(`Mask ${p} (runc's masked paths)`, ...host(facts, 'mount', '-t', 'tmpfs', '-o', 'ro,nosuid,nodev,noexec', 'tmpfs', p))];
+    if (kind === 'file') return [s(`Mask ${p} (runc's masked paths)`, tool(facts, 'mount'), '--bind', `${root}/dev/null`, `${root}${p}`)];
+    if (kind === 'dir') return [s(`Mask ${p} (runc's masked paths)`, tool(facts, 'mount'), '-t', 'tmpfs', '-o', 'ro,nosuid,nodev,noexec', 'tmpfs', `${root}${p}`)];
     return [];
   });
 }
 
 /** /dev: the container's own tmpfs with its own nodes and devpts (or the host's devtmpfs with --usedev). */
-export function devSteps({ config, facts }: PlanInput): Step[] {
-  const steps: Step[] = [s('/dev mount point', 'ensure_dir', '/dev')];
+export function devSteps({ config, facts, tempdir }: PlanInput): Step[] {
+  const root = rootOf(tempdir);
+  const dev = `${root}/dev`;
+  const mount = tool(facts, 'mount');
+  const steps: Step[] = [s('/dev mount point', 'plain_dir', dev)];
   if (config.usedev) {
-    steps.push(
-      s("Mount the host's devtmpfs on /dev (--usedev): its nodes are the host's", ...host(facts, 'mount', '-t', 'devtmpfs', 'devtmpfs', '/dev')),
-      s('/dev/pts mount point', 'ensure_dir', '/dev/pts'),
-    );
+    steps.push(s("Mount the host's devtmpfs on /dev (--usedev): its nodes are the host's", mount, '-t', 'devtmpfs', 'devtmpfs', dev));
   } else {
     steps.push(
-      s('A private /dev: a chmod or rm in it cannot touch the host', ...host(facts, 'mount', '-t', 'tmpfs', '-o', 'mode=755,nosuid,size=65536k', 'tmpfs', '/dev')),
-      s('Directories for devpts, POSIX shared memory and message queues', ...host(facts, 'mkdir', '/dev/pts', '/dev/shm', '/dev/mqueue')),
+      s('A private /dev: a chmod or rm in it cannot touch the host', mount, '-t', 'tmpfs', '-o', 'mode=755,nosuid,size=65536k', 'tmpfs', dev),
+      s('Directories for devpts, POSIX shared memory and message queues', tool(facts, 'mkdir'), `${dev}/pts`, `${dev}/shm`, `${dev}/mqueue`),
     );
     for (const [name, major, minor] of DEVICES) {
-      steps.push(s(`The container's own /dev/${name} (made with mknod, as docker does)`, ...host(facts, 'mknod', '-m', '666', `/dev/${name}`, 'c', String(major), String(minor))));
+      steps.push(s(`The container's own /dev/${name} (made with mknod, as docker does)`, tool(facts, 'mknod'), '-m', '666', `${dev}/${name}`, 'c', String(major), String(minor)));
     }
   }
   steps.push(s('A new devpts instance: the container sees only its own ptys',
-    ...host(facts, 'mount', '-t', 'devpts', '-o', 'newinstance,ptmxmode=0666,mode=0620,gid=5,nosuid,noexec', 'devpts', '/dev/pts')));
+    mount, '-t', 'devpts', '-o', 'newinstance,ptmxmode=0666,mode=0620,gid=5,nosuid,noexec', 'devpts', `${dev}/pts`));
   if (config.usedev) {
-    steps.push(s('/dev/ptmx opens this devpts instance', ...host(facts, 'mount', '--bind', '/dev/pts/ptmx', '/dev/ptmx')));
+    steps.push(s('/dev/ptmx opens this devpts instance', mount, '--bind', `${dev}/pts/ptmx`, `${dev}/ptmx`));
   } else {
-    for (const [target, link] of DEV_LINKS) steps.push(s(`${link} -> ${target}`, ...host(facts, 'ln', '-s', target, link)));
+    for (const [target, link] of DEV_LINKS) steps.push(s(`${link} -> ${target}`, tool(facts, 'ln'), '-s', target, `${root}${link}`));
     steps.push(
-      s('/dev/shm for POSIX shared memory', ...host(facts, 'mount', '-t', 'tmpfs', '-o', 'mode=1777,nosuid,nodev,noexec', 'shm', '/dev/shm')),
-      s('/dev/mqueue of the new IPC namespace', ...host(facts, 'mount', '-t', 'mqueue', '-o', 'nosuid,nodev,noexec', 'mqueue', '/dev/mqueue')),
+      s('/dev/shm for POSIX shared memory', mount, '-t', 'tmpfs', '-o', 'mode=1777,nosuid,nodev,noexec', 'shm', `${dev}/shm`),
+      s('/dev/mqueue of the new IPC namespace', mount, '-t', 'mqueue', '-o', 'nosuid,nodev,noexec', 'mqueue', `${dev}/mqueue`),
     );
   }
   if (facts.tty) {
     steps.push(
-      s('/dev/console mount point', 'ensure_file', '/dev/console'),
-      s('The controlling terminal is the console', ...host(facts, 'mount', '--bind', `${PUT_OLD}${facts.tty}`, '/dev/console')),
+      s('/dev/console mount point', tool(facts, 'touch'), `${dev}/console`),
+      s('The controlling terminal is the console', mount, '--bind', facts.tty, `${dev}/console`),
     );
   }
   return steps;
 }
 
-/** /etc: name resolution from the temp dir, /etc/mtab from /proc/mounts. */
+/** /etc: name resolution from the temp dir, /etc/mtab from /proc/mounts; /tmp. */
 export function etcSteps({ facts, tempdir }: PlanInput): Step[] {
-  const steps: Step[] = [];
-  for (const f of ['resolv.conf', 'hosts']) {
-    steps.push(
-      s(`/etc/${f} is the container's own file (a symlink there is replaced)`, 'own_file', `/etc/${f}`),
-      s(`Bind ${f} of the temp dir on /etc/${f}`, ...host(facts, 'mount', '--bind', `${PUT_OLD}${tempdir}/${f}`, `/etc/${f}`)),
-    );
-  }
-  steps.push(s('/etc/mtab is /proc/mounts: the mounts here are private', 'mtab_link'));
-  return steps;
+  const root = rootOf(tempdir);
+  return [
+    s('/etc (not a symlink of the root directory)', 'plain_dir', `${root}/etc`),
+    s('Bind resolv.conf of the temp dir (the host\'s resolvers) on /etc/resolv.conf', 'etc_bind', root, 'resolv.conf'),
+    s('Bind hosts of the temp dir (naming the container) on /etc/hosts', 'etc_bind', root, 'hosts'),
+    s('/etc/mtab is /proc/mounts: the mounts here are private', 'mtab_link', root),
+    s('/tmp mount point', 'plain_dir', `${root}/tmp`),
+    s('The container /tmp is a tmpfs', tool(facts, 'mount'), '-t', 'tmpfs', '-o', 'mode=1777,nosuid,nodev', 'tmpfs', `${root}/tmp`),
+  ];
 }
 
-/** User binds, last; targets resolve inside the container root, sources in the host's. */
-export function bindSteps({ config, facts }: PlanInput): Step[] {
-  return config.binds.flatMap((b) => [
-    s(`Mount point for ${b.target}`, 'bind_point', `${PUT_OLD}${b.source}`, b.target),
-    s(`Bind ${b.source} at ${b.target}${b.readonly ? ' read-only' : ''}`,
-      ...host(facts, 'mount', '--bind', ...(b.readonly ? ['-o', 'ro'] : []), `${PUT_OLD}${b.source}`, b.target)),
-  ]);
+/**
+ * User binds, last.  A target is resolved inside the container root: before
+ * pivot_root when no component of it is a symlink, else after (bind_late).
+ */
+export function bindSteps({ config, tempdir }: PlanInput): Step[] {
+  return config.binds.map((b, i) => s(`Bind ${b.source} at ${b.target}${b.readonly ? ' read-only' : ''}`,
+    'bind_early', String(i), rootOf(tempdir), b.source, b.target, ...(b.readonly ? ['ro'] : [])));
+}
+
+export function lateBindSteps({ config }: PlanInput): Step[] {
+  return config.binds.map((b, i) => s(`Bind ${b.source} at ${b.target} if a symlink on the way kept it from being bound before pivot_root`,
+    'bind_late', String(i), b.source, b.target, ...(b.readonly ? ['ro'] : [])));
+}
+
+/** Change root with pivot_root; the host root goes on PUT_OLD until it is detached. */
+export function pivotSteps({ facts, tempdir }: PlanInput): Step[] {
+  return [
+    s('Enter the new root', 'cd', rootOf(tempdir)),
+    s('Change root with pivot_root: the host root moves onto /tmp until it is detached', tool(facts, 'pivot_root'), '.', PUT_OLD.slice(1)),
+  ];
 }
 
 /**
  * The command's process: host tools through the loader reset INT/QUIT (an
- * asynchronous list starts with them ignored), drop capabilities (capsh),
- * switch user (chroot --userspec); the host's sh then waits for the host root
- * to be detached and execs the command.
+ * asynchronous list starts with them ignored), drop capabilities (capsh, which
+ * also switches user then: the drop must not take the switch's own
+ * capabilities away first) or switch user (chroot --userspec); the host's sh
+ * then waits for the host root to be detached and execs the command.
  */
 export function commandChain({ config, facts }: PlanInput): Arg[] {
   const viaLoader = (name: Tool, ...args: Arg[]): Arg[] => [
     `${PUT_OLD}${facts.ldso}`, '--library-path', hostLibpath(facts), `${PUT_OLD}${tool(facts, name)}`, ...args];
-  let chain: Arg[] = viaLoader('sh', '-c', { sh: '"$FINAL"' }, 'minc', { sh: '"$@"' });
+  let chain: Arg[] = viaLoader('sh', '-c', { sh: '"$MINC_FINAL"' }, 'minc', { sh: '"$@"' });
   const vars = (config.env ?? []).filter((e) => /^[^=-][^=]*=/.test(e));
   if (vars.length > 0 || config.workdir) chain = viaLoader('env', ...(config.workdir ? ['-C', config.workdir] : []), ...vars, ...chain);
-  if (config.user) chain = viaLoader('chroot', `--userspec=${config.user.uid}:${config.user.gid}`, '/', ...chain);
+  const user = config.user;
+  const groups = user ? [user.gid, ...(user.groups ?? []).filter((g) => g !== user.gid)].join(',') : '';
   if (config.nocaps) {
-    chain = viaLoader('capsh', `--drop=${config.nocaps.join(',')}`, `--shell=${PUT_OLD}${facts.ldso}`, '--', ...chain.slice(1));
+    const ids = user ? [`--gid=${user.gid}`, `--groups=${groups}`, `--uid=${user.uid}`] : [];
+    chain = viaLoader('capsh', `--drop=${config.nocaps.join(',')}`, ...ids, `--shell=${PUT_OLD}${facts.ldso}`, '--', ...chain.slice(1));
+  } else if (user) {
+    chain = viaLoader('chroot', `--userspec=${user.uid}:${user.gid}`, `--groups=${groups}`, '/', ...chain);
   }
   return viaLoader('env', '--default-signal=INT,QUIT', ...chain);
 }
@@ -165,20 +183,23 @@ export function launchSteps(input: PlanInput): Step[] {
 export function buildPlan(input: PlanInput): Plan {
   const { config, facts, tempdir } = input;
   const vars: Record<string, string> = {
-    DEBUG: config.debug ? '1' : '0',
-    DBG_ON: input.colour?.on ?? '',
-    DBG_OFF: input.colour?.off ?? '',
-    ORIG: PUT_OLD,
-    LDSO: facts.ldso,
-    LIBPATH: hostLibpath(facts),
-    TEMPDIR: tempdir,
-    DIRECT: config.direct ? '1' : '0',
-    TTYMODE: facts.ttyMode ? '1' : '0',
-    PRESERVE_FDS: String(config.preserveFds),
+    MINC_DEBUG: config.debug ? '1' : '0',
+    MINC_DBG_ON: input.colour?.on ?? '',
+    MINC_DBG_OFF: input.colour?.off ?? '',
+    MINC_ORIG: PUT_OLD,
+    MINC_LDSO: facts.ldso,
+    MINC_LIBPATH: hostLibpath(facts),
+    MINC_TEMPDIR: tempdir,
+    MINC_DIRECT: config.direct ? '1' : '0',
+    MINC_TTYMODE: facts.ttyMode ? '1' : '0',
+    MINC_PRESERVE_FDS: String(config.preserveFds),
   };
-  for (const [name, path] of Object.entries(facts.tools)) vars[name.toUpperCase().replace('_', '')] = path;
+  for (const [name, path] of Object.entries(facts.tools)) vars[`MINC_${name.toUpperCase().replace('_', '')}`] = path;
   return {
     vars,
-    steps: [...rootSteps(input), ...procSysSteps(input), ...devSteps(input), ...maskSteps(input), ...etcSteps(input), ...bindSteps(input), ...launchSteps(input)],
+    steps: [
+      ...rootSteps(input), ...procSysSteps(input), ...devSteps(input), ...maskSteps(input), ...etcSteps(input), ...bindSteps(input),
+      ...pivotSteps(input), ...extraNsSteps(input), ...lateBindSteps(input), ...launchSteps(input),
+    ],
   };
 }

@@ -1,7 +1,12 @@
 /** Fixed path and name lists (bubblewrap keeps these as constants too). */
 
-/** Where pivot_root puts the host root, inside the container's /tmp tmpfs; it is detached before the command runs. */
-export const PUT_OLD = '/tmp/.minc-oldroot';
+/**
+ * Where pivot_root puts the host root: on /tmp, above the container's /tmp
+ * tmpfs; it is detached before the command runs, which uncovers that and
+ * leaves no directory behind.  (Not /dev or /proc: the steps in between use
+ * the container's /dev/null and /proc/self/mountinfo.)
+ */
+export const PUT_OLD = '/tmp';
 
 /** /proc entries made read-only (runc's readonlyPaths). */
 export const PROC_READONLY = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'] as const;

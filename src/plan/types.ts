@@ -14,7 +14,7 @@ export interface Step {
 
 /** The functions of libexec/minc-stage a step may call. */
 export const STAGE_FUNCTIONS = [
-  'cd', 'host_pid', 'plain_dir', 'hostrun', 'ensure_dir', 'ensure_file', 'own_file', 'bind_point', 'mtab_link', 'launch',
+  'cd', 'host_pid', 'plain_dir', 'hostrun', 'etc_bind', 'mtab_link', 'bind_early', 'bind_late', 'launch',
 ] as const;
 
 /** Values the stage reads as shell variables. */

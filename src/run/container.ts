@@ -18,6 +18,7 @@ import { STAGE_PATH } from '../where.js';
 import { closeInheritedFds } from './fds.js';
 import { debug, debugEnabled } from './log.js';
 import { prepareTempdir } from './tempdir.js';
+import { prepareHost } from '../host/run.js';
 
 
 /**
@@ -25,13 +26,17 @@ import { prepareTempdir } from './tempdir.js';
  * init holds no descriptor of a host file); it is copied, then unset, so the
  * command never sees it.
  */
-export const STAGE_BOOT = '_s=$MINC_STAGE; unset MINC_STAGE; eval "$_s"';
+export const STAGE_BOOT = 'minc_s=$MINC_STAGE; unset MINC_STAGE; eval "$minc_s"';
 
 const FORWARDED = ['SIGTERM', 'SIGHUP', 'SIGINT', 'SIGQUIT'] as const;
 
-/** The environment the command gets: the caller's, less minc's own settings. */
+/**
+ * The environment the command gets: the caller's, less MINC_* and minc_*
+ * (minc's own settings, and the names the stage uses for its variables, so
+ * none of those is ever exported).
+ */
 export function commandEnv(env: NodeJS.ProcessEnv, script: string): NodeJS.ProcessEnv {
-  return { ...Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('MINC_'))), MINC_STAGE: script };
+  return { ...Object.fromEntries(Object.entries(env).filter(([k]) => !/^minc_/i.test(k))), MINC_STAGE: script };
 }
 
 /** The host side argv that enters the namespaces and runs the stage. */
@@ -87,14 +92,15 @@ export async function runContainer(config: Config, facts: Facts, colour?: { on: 
   try {
     tempdir = prepareTempdir(config, facts, cleanup);
     if (signalled) return 128 + constants.signals[signalled];
+    const host = prepareHost(config, facts, tempdir, cleanup, colour); // network, cgroups, --cpu (src/host/run.ts)
     const script = renderFor(config, facts, tempdir, colour);
-    const argv = launcherArgv(facts, config.command);
+    const argv = host.wrap(launcherArgv(facts, config.command));
     debug('Enter new IPC, UTS, mount and PID namespaces and run the plan there (libexec/minc-stage + the plan, in $MINC_STAGE)',
       argv.map(shQuote).join(' '));
     closeInheritedFds(config.preserveFds);
     const stdio: ('inherit')[] = Array.from({ length: 3 + config.preserveFds }, () => 'inherit' as const);
     const status = await new Promise<number>((resolve, reject) => {
-      const c = spawn(argv[0]!, argv.slice(1), { stdio, env: commandEnv(process.env, script) });
+      const c = spawn(argv[0]!, argv.slice(1), { stdio, env: { ...commandEnv(process.env, script), ...host.env } });
       child = c;
       c.on('error', (err) => reject(withContext(`starting ${argv[0]}`, err)));
       c.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? constants.signals[sig] : 0)));
