@@ -12,21 +12,11 @@ export async function renderHelp(): Promise<string> {
     .help(false)
     .wrap(Math.min(100, process.stdout.columns || 100));
   for (const o of OPTIONS) {
-    y.option(o.name, {
-      alias: o.alias,
-      describe: o.describe,
-      type: o.value ? 'string' : 'boolean',
-      requiresArg: Boolean(o.value),
-      ...(o.value ? { nargs: 1 } : {}),
-    });
+    // no `type`: yargs would print [string]/[boolean]; the value's name leads the text instead
+    y.option(o.name, { alias: o.alias, describe: o.value ? `${o.value}  ${o.describe}` : o.describe });
   }
   y.epilogue('Options after the command belong to the command.  Exit status: the command\'s; 128+N when\n' +
     'it was killed by signal N; 127 command not found; 126 not executable; 125 container setup failed;\n' +
     '2 bad usage; 1 other errors.');
-  const text = await y.getHelp();
-  // yargs prints "[string]" for valued options: show the value names instead
-  return text.replace(/^(\s+)(-\S+, )?--(\S+)(.*?)\[(string|boolean)\]\s*$/gm, (line, ...m) => {
-    const spec = OPTIONS.find((o) => o.name === m[2]);
-    return spec?.value ? line.replace(/\[string\]\s*$/, spec.value) : line.replace(/\[boolean\]\s*$/, '');
-  });
+  return y.getHelp();
 }

@@ -3,12 +3,13 @@
  * checked here, before anything is created, so bad input ends the run with one
  * clear line and leaves nothing behind.
  */
-import { readFileSync, realpathSync, statSync, fstatSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { CAPABILITIES } from '../plan/paths.js';
 import { readSettings, type Settings } from '../run/settings.js';
 import type { MincArgs } from './parse.js';
+import { callerFd } from '../run/fds.js';
 import { imageRun, type ImageRun } from '../marten/minc.js';
 import { validateExtra, type ExtraConfig } from './extra.js';
 
@@ -166,11 +167,7 @@ export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env): 
     if (!/^[0-4]$/.test(args.preserveFds)) throw new UsageError(`--preserve-fds '${args.preserveFds}': a number from 0 to 4`);
     preserveFds = Number(args.preserveFds);
     for (let fd = 3; fd < 3 + preserveFds; fd++) {
-      try {
-        fstatSync(fd);
-      } catch {
-        throw new UsageError(`--preserve-fds ${preserveFds}: file descriptor ${fd} is not open`);
-      }
+      if (!callerFd(fd)) throw new UsageError(`--preserve-fds ${preserveFds}: file descriptor ${fd} is not open`);
     }
   }
   const command = args.command.length > 0 ? args.command : image ? image.command ?? ['/bin/sh'] : [env.SHELL || '/bin/sh'];

@@ -90,7 +90,11 @@ export async function runContainer(config: Config, facts: Facts, colour?: { on: 
   };
   for (const sig of FORWARDED) process.on(sig, onSignal);
   try {
-    tempdir = prepareTempdir(config, facts, cleanup);
+    try {
+      tempdir = prepareTempdir(config, facts, cleanup);
+    } catch (err) {
+      throw withContext('making the temporary directory', err);
+    }
     if (signalled) return 128 + constants.signals[signalled];
     const host = prepareHost(config, facts, tempdir, cleanup, colour); // network, cgroups, --cpu (src/host/run.ts)
     const script = renderFor(config, facts, tempdir, colour);

@@ -4,7 +4,7 @@
  * root).  Node cannot set FD_CLOEXEC, so minc closes them; its own descriptors
  * are close-on-exec already.  --preserve-fds N keeps 3 .. 2+N on purpose.
  */
-import { closeSync, readFileSync, readdirSync } from 'node:fs';
+import { closeSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 
 const O_CLOEXEC = 0o2000000;
 
@@ -32,4 +32,31 @@ export function closeInheritedFds(keep: number): void {
       /* already closed */
     }
   }
+}
+
+/**
+ * Descriptor fd was passed by minc's caller (for --preserve-fds), not opened by
+ * node itself: node's own are its event loop's (anon inodes: eventpoll,
+ * eventfd) and self-pipes (both ends held here).  Node marks low inherited
+ * descriptors close-on-exec too, so the flags cannot tell them apart.
+ */
+export function callerFd(fd: number): boolean {
+  let target: string;
+  try {
+    target = readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return false;
+  }
+  if (target.startsWith('anon_inode:')) return false;
+  if (target.startsWith('pipe:')) {
+    const ends = readdirSync('/proc/self/fd').filter((n) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${n}`) === target;
+      } catch {
+        return false;
+      }
+    });
+    return ends.length < 2;
+  }
+  return true;
 }

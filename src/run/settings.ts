@@ -24,11 +24,12 @@ export function writeSettings(dir: string, s: Settings): void {
   writeFileSync(join(dir, 'settings'), `${JSON.stringify(s, null, 1)}\n`);
 }
 
-/** Start time of a process (field 22 of /proc/PID/stat), or null if it is gone. */
+/** Start time of a process (field 22 of /proc/PID/stat), or null if it is gone (or a zombie). */
 export function processStart(pid: number): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' || fields[0] === 'X') return null;
     return Number(fields[19]);
   } catch {
     return null;
