@@ -41,12 +41,16 @@ export function commandEnv(env: NodeJS.ProcessEnv, script: string): NodeJS.Proce
 
 /** The host side argv that enters the namespaces and runs the stage. */
 export function launcherArgv(facts: Facts, command: readonly string[]): string[] {
-  const need = (t: 'setpriv' | 'unshare' | 'sh'): string => {
+  const need = (t: 'setpriv' | 'unshare' | 'sh' | 'env'): string => {
     const p = facts.tools[t];
     if (!p) throw new MincError(`${t} not found on this host (minc --doctor says what to install)`);
     return p;
   };
-  return [need('setpriv'), '--pdeathsig', 'KILL', '--', need('unshare'), '--ipc', '--uts', '--mount', '--pid', '--fork', '--kill-child=KILL', '--',
+  // In the foreground of a terminal ^C and ^\ go to its whole foreground
+  // process group: unshare (which would die and take the container with it)
+  // and init must ignore them; the command's chain resets them to default.
+  const ignore = facts.ttyMode ? [need('env'), '--ignore-signal=INT,QUIT'] : [];
+  return [...ignore, need('setpriv'), '--pdeathsig', 'KILL', '--', need('unshare'), '--ipc', '--uts', '--mount', '--pid', '--fork', '--kill-child=KILL', '--',
     need('sh'), '-c', STAGE_BOOT, 'minc-init', ...command];
 }
 
@@ -55,13 +59,17 @@ export function renderFor(config: Config, facts: Facts, tempdir: string, colour?
   return renderScript(readFileSync(STAGE_PATH, 'utf8'), plan);
 }
 
-function initPid(tempdir: string): number | null {
-  try {
-    const pid = Number(readFileSync(`${tempdir}/pid`, 'utf8'));
-    return pid > 0 ? pid : null;
-  } catch {
-    return null;
+/** Where a signal for the command goes: the command's own process (its host pid, written by the stage), else init. */
+function signalTarget(tempdir: string): number | null {
+  for (const f of ['cmdpid', 'pid']) {
+    try {
+      const pid = Number(readFileSync(`${tempdir}/${f}`, 'utf8'));
+      if (pid > 0) return pid;
+    } catch {
+      /* not yet written */
+    }
   }
+  return null;
 }
 
 /** Run the container; resolves to minc's exit status (the command's). */
@@ -72,11 +80,12 @@ export async function runContainer(config: Config, facts: Facts, colour?: { on: 
   let child: ReturnType<typeof spawn> | null = null;
   let tempdir = '';
   const onSignal = (sig: NodeJS.Signals): void => {
-    if ((sig === 'SIGINT' || sig === 'SIGQUIT') && facts.ttyMode) return; // the terminal sent it to the command too
+    // in the foreground of a terminal ^C and ^\ reach the command straight from it (docker run -t does not forward them either)
+    if ((sig === 'SIGINT' || sig === 'SIGQUIT') && facts.ttyMode) return;
     signalled ??= sig;
-    const pid = tempdir ? initPid(tempdir) : null;
+    const pid = tempdir ? signalTarget(tempdir) : null;
     if (child && pid) {
-      debug(`Forward ${sig} to the container's init`, `kill -${sig.slice(3)} ${pid}`);
+      debug(`Forward ${sig} to the command`, `kill -${sig.slice(3)} ${pid}`);
       try {
         process.kill(pid, sig);
       } catch {

@@ -2,7 +2,7 @@
  * What the plan needs to know about this host, gathered once (the plan
  * builders stay pure and take these as input).
  */
-import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { isatty } from 'node:tty';
@@ -16,7 +16,7 @@ export interface Facts {
   readonly libpath: string;
   /** the terminal on minc's stdio, if any (becomes /dev/console) */
   readonly tty?: string;
-  /** a controlling terminal exists: INT/QUIT reach the command straight from it */
+  /** minc is in the foreground of its controlling terminal: INT and QUIT reach the command from it */
   readonly ttyMode: boolean;
   /** which of the fixed /proc and /sys paths exist on this kernel, and their kind */
   readonly existing: ReadonlyMap<string, 'dir' | 'file'>;
@@ -61,6 +61,18 @@ export function loaderFacts(maps = readFileSync('/proc/self/maps', 'utf8')): { l
   return { ldso: ldso ? realpathSync(ldso) : '', libpath: [...dirs].join(':') };
 }
 
+/**
+ * ttyMode: minc runs in the foreground of its controlling terminal (its
+ * process group is the terminal's foreground group: fields 5 and 8 of
+ * /proc/self/stat).  Then ^C and ^\ reach the command straight from the
+ * terminal, and minc does not send them a second time.
+ */
+export function foregroundOfTty(stat = readFileSync('/proc/self/stat', 'utf8')): boolean {
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const [pgrp, ttyNr, tpgid] = [Number(f[2]), Number(f[4]), Number(f[5])];
+  return ttyNr !== 0 && tpgid > 0 && tpgid === pgrp;
+}
+
 function ttyFacts(): { tty?: string; ttyMode: boolean } {
   let tty: string | undefined;
   for (const fd of [0, 1, 2]) {
@@ -73,14 +85,7 @@ function ttyFacts(): { tty?: string; ttyMode: boolean } {
       }
     }
   }
-  let ttyMode = false;
-  try {
-    closeSync(openSync('/dev/tty', 'r'));
-    ttyMode = true;
-  } catch {
-    /* no controlling terminal */
-  }
-  return { tty, ttyMode };
+  return { tty, ttyMode: foregroundOfTty() };
 }
 
 export function gatherFacts(): Facts {
