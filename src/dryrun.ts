@@ -5,6 +5,7 @@ import { describeStep, shQuote } from './plan/render.js';
 import { launcherArgv } from './run/container.js';
 import type { Facts } from './run/facts.js';
 import { tempBase } from './run/tempdir.js';
+import { describeHost, dryLauncher } from './host/run.js';
 
 export function dryRun(config: Config, facts: Facts): number {
   const tempdir = config.tempdir ?? `${tempBase()}/minc${process.pid}-XXXXXX`;
@@ -13,7 +14,8 @@ export function dryRun(config: Config, facts: Facts): number {
     `:;: Make the temporary directory${config.tempdir ? ' (reused)' : ''} ;:\n+ mkdir -p ${shQuote(tempdir)}/root ${shQuote(tempdir)}/storage ${shQuote(tempdir)}/work`,
     `:;: Write resolv.conf, hosts, utsname and settings into it ;:`,
   ];
-  const argv = launcherArgv(facts, config.command);
+  out.push(...describeHost(config, tempdir)); // network, cgroups, --cpu: before the namespaces
+  const argv = dryLauncher(config, facts, tempdir, launcherArgv(facts, config.command));
   out.push(`:;: Enter new IPC, UTS, mount and PID namespaces and run the steps below there (libexec/minc-stage + the plan, in $MINC_STAGE) ;:\n+ ${argv.map(shQuote).join(' ')}`);
   for (const step of buildPlan({ config, facts, tempdir }).steps) out.push(describeStep(step));
   if (!config.keep) out.push(`:;: After the command: remove the temporary directory ;:\n+ rm -rf ${shQuote(tempdir)}`);

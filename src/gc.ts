@@ -6,6 +6,7 @@ import { basename } from 'node:path';
 import { info } from './run/log.js';
 import { processStart, readSettings } from './run/settings.js';
 import { listTempdirs, removeTempdir } from './run/tempdir.js';
+import { undoLeftovers } from './host/run.js';
 
 /** The minc that made dir is still running. */
 export function ownerAlive(dir: string): boolean {
@@ -22,7 +23,13 @@ export function gc(): number {
   let removed = 0;
   for (const dir of listTempdirs()) {
     const s = readSettings(dir);
-    if (s?.keep || ownerAlive(dir)) continue;
+    const alive = ownerAlive(dir);
+    // network and cgroup leftovers of a dead run, kept dir or not (src/host/run.ts)
+    if (!alive && !undoLeftovers(dir)) {
+      status = 1;
+      continue;
+    }
+    if (s?.keep || alive) continue;
     try {
       removeTempdir(dir);
       info(`removed ${dir}`);

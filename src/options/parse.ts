@@ -7,8 +7,9 @@
  */
 import { UsageError } from '../errors.js';
 import { OPTIONS, type OptionSpec } from './spec.js';
+import type { ExtraArgs } from './extra.js';
 
-export interface MincArgs {
+export interface MincArgs extends ExtraArgs {
   help: boolean;
   keep: boolean;
   tempdir?: string;
@@ -40,6 +41,7 @@ const camel = (name: string): string => name.replace(/-([a-z0-9])/g, (_, c: stri
 export function parseArgs(argv: readonly string[]): MincArgs {
   const out: Record<string, unknown> = { bind: [], command: [] };
   for (const o of OPTIONS) if (!o.value) out[camel(o.name)] = false;
+  for (const o of OPTIONS) if (o.repeatable) out[camel(o.name)] = [];
   let i = 0;
   for (; i < argv.length; i++) {
     const word = argv[i]!;
@@ -53,6 +55,11 @@ export function parseArgs(argv: readonly string[]): MincArgs {
     if (!spec.value) {
       if (eq > 0) throw new UsageError(`option '--${spec.name}' takes no value`);
       out[field] = true;
+      continue;
+    }
+    if (spec.valueIf) {
+      // an optional value (--net [MODE]): the next word only if it is one, else it is the command
+      out[field] = eq > 0 ? word.slice(eq + 1) : i + 1 < argv.length && spec.valueIf.test(argv[i + 1]!) ? argv[++i] : '';
       continue;
     }
     let value: string | undefined;

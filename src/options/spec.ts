@@ -3,12 +3,16 @@
  * help text (help.ts, rendered by yargs) and the README's option list.
  * Names and meanings follow MINCS's `minc`.
  */
+import { NET_MODE_WORD } from '../net/config.js';
+
 export interface OptionSpec {
   readonly name: string;
   readonly alias?: string;
   /** name of the value it takes; absent for a flag */
   readonly value?: string;
   readonly repeatable?: boolean;
+  /** the value is optional: the next word is taken only if it matches (else it is the command) */
+  readonly valueIf?: RegExp;
   readonly describe: string;
 }
 
@@ -30,4 +34,18 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'dry-run', describe: 'Print the whole plan without running it (needs no root)' },
   { name: 'doctor', describe: 'Check that this host has what minc needs and say what to install' },
   { name: 'gc', describe: 'Remove temporary directories of runs whose minc is dead' },
+  // issue 4: network, cgroup limits, background runs (src/options/extra.ts validates them)
+  { name: 'net', alias: 'n', value: '[MODE]', valueIf: NET_MODE_WORD, describe: 'A new network namespace. MODE: raw (default: only lo), raw,IFACE (moves host interface IFACE in), dens (bridge mincbr0 + NAT, own address)' },
+  { name: 'port', alias: 'p', value: 'HOSTPORT[:PORT[:udp]]', repeatable: true, describe: 'Publish container PORT (default HOSTPORT) on the host\'s HOSTPORT (DNAT; tcp unless :udp); implies --net dens' },
+  { name: 'cpu', alias: 'c', value: 'MASK', describe: 'Pin the container to the CPUs of hexadecimal MASK (taskset)' },
+  { name: 'mem-limit', value: 'SIZE', describe: 'Memory limit (cgroup), e.g. 512M or 1G; a process over it is OOM-killed' },
+  { name: 'mem-swap', value: 'SIZE', describe: 'Memory + swap limit (cgroup), with --mem-limit' },
+  { name: 'cpu-shares', value: 'SHARES', describe: 'CPU shares (cgroup; default 1024; cpu.weight on cgroup v2)' },
+  { name: 'cpu-quota', value: 'USEC', describe: 'CPU time per 100000 us period (cgroup): 50000 is half a CPU' },
+  { name: 'pid-max', value: 'MAX', describe: 'At most MAX processes in the container (cgroup pids)' },
+  { name: 'background', alias: 'B', describe: 'Run in the background: prints the temp dir; output goes to its log and debug files; stop with minc --stop DIR' },
+  { name: 'stop', value: 'DIR', describe: 'Stop the background container of temp dir DIR and clean up after it' },
+  { name: 'X11', alias: 'X', describe: 'Share the X11 display: binds /tmp/.X11-unix and $XAUTHORITY ($DISPLAY must be set)' },
+  { name: 'debugfs', describe: 'Mount debugfs at /sys/kernel/debug' },
+  { name: 'ftrace', value: 'SCRIPT', describe: 'Set the ftrace pid filter on the container, then run SCRIPT in the tracefs directory (MINC_PID set)' },
 ];

@@ -1,0 +1,108 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { HOST_BOOT, HOST_PATH, hostPlan, renderHostScript, undoLine, wrapLauncher } from '../../../src/host/run.js';
+import type { Config } from '../../../src/options/validate.js';
+import { parseArgs } from '../../../src/options/parse.js';
+import { validateExtra } from '../../../src/options/extra.js';
+import { parsePort, parseSubnet } from '../../../src/net/config.js';
+
+const scratch = mkdtempSync('/tmp/minc-unit-host-');
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+const LAUNCHER = ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--', '/usr/bin/unshare', '--ipc', '--', '/bin/sh', '-c', 'BOOT', 'minc-init', 'true'];
+const config = (over: Partial<Config>): Config => ({
+  command: ['true'], rootdir: '/', direct: false, keep: false, binds: [], usedev: false, asPid1: false, preserveFds: 0, debug: false, dryRun: false, ...over,
+});
+
+describe('the launcher', () => {
+  it('is unchanged when nothing is needed on the host; --cpu puts taskset before unshare', () => {
+    expect(wrapLauncher(LAUNCHER, '/usr/bin/unshare', { steps: [], prefix: [], unshare: [] })).toEqual(LAUNCHER);
+    const plan = hostPlan(config({ cpuMask: { mask: '3', taskset: '/usr/bin/taskset' } }), '/run/minc1-aaaaaa');
+    expect(wrapLauncher(LAUNCHER, '/usr/bin/unshare', plan)).toEqual([...LAUNCHER.slice(0, 4), '/usr/bin/taskset', '3', ...LAUNCHER.slice(4)]);
+  });
+
+  it('--net raw only adds --net to unshare', () => {
+    const net = { mode: 'raw' as const, ports: [], tools: { ip: '/sbin/ip' } };
+    const plan = hostPlan(config({ net }), '/run/minc1-aaaaaa', { net, tempdir: '/run/minc1-aaaaaa', address: '', stateDir: '', netnsIno: '1' });
+    expect(wrapLauncher(LAUNCHER, '/usr/bin/unshare', plan)).toEqual([...LAUNCHER.slice(0, 5), '--net', ...LAUNCHER.slice(5)]);
+  });
+
+  it('with host steps: the host stage first, then nsenter into the named netns and unshare', () => {
+    const net = { mode: 'dens' as const, ports: [parsePort('80')], subnet: parseSubnet('10.1.1.X/24'), tools: { ip: '/sbin/ip', nsenter: '/usr/bin/nsenter' } };
+    const plan = hostPlan(config({ net }), '/run/minc1-aaaaaa', { net, tempdir: '/run/minc1-aaaaaa', address: '10.1.1.2', stateDir: '/run/mincs/net/1', netnsIno: '1' });
+    expect(wrapLauncher(LAUNCHER, '/usr/bin/unshare', plan, '/bin/sh')).toEqual([
+      ...LAUNCHER.slice(0, 4), '/bin/sh', '-c', HOST_BOOT, 'minc-host', '/usr/bin/nsenter', '--net=/run/netns/minc1-aaaaaa', '--', ...LAUNCHER.slice(4),
+    ]);
+  });
+});
+
+/** Run sh text with libexec/minc-host loaded (no root needed for these functions). */
+const sh = (text: string, vars: Record<string, string> = {}): string =>
+  execFileSync('sh', ['-c', renderHostScript(readFileSync(HOST_PATH, 'utf8'), { MINC_DEBUG: '0', MINC_DBG_ON: '', MINC_DBG_OFF: '', MINC_TEMPDIR: scratch, MINC_NETNS_INO: '7', MINC_FLOCK: 'flock', MINC_RM: 'rm', ...vars }, [])
+    .replace('exec "$@"\n', text)], { encoding: 'utf8' });
+
+describe('libexec/minc-host', () => {
+  it('records each undo before its step and runs them last first, failures ignored', () => {
+    const steps = [
+      { why: 'one', argv: ['true'], undo: { why: 'undo one', argv: ['echo', 'u1'] } },
+      { why: 'two', argv: ['true'], undo: { why: "undo two's", argv: ['sh', '-c', 'echo "u2 $1"; exit 3', 'x', 'a b|c'] } },
+      { why: 'three', argv: ['true'], undo: { why: 'other netns', argv: ['in_net', '8', 'echo', 'never'] } },
+      { why: 'four', argv: ['true'], undo: { why: 'this netns', argv: ['in_net', '7', 'echo', 'u4'] } },
+    ];
+    const script = renderHostScript(readFileSync(HOST_PATH, 'utf8'), { MINC_DEBUG: '0', MINC_DBG_ON: '', MINC_DBG_OFF: '', MINC_TEMPDIR: scratch, MINC_NETNS_INO: '7' }, steps)
+      .replace('exec "$@"\n', 'run_undo "$MINC_TEMPDIR/undo"\n');
+    expect(execFileSync('sh', ['-c', script], { encoding: 'utf8' })).toBe('u4\nu2 a b|c\nu1\n');
+    expect(readFileSync(join(scratch, 'undo'), 'utf8').split('\n').filter(Boolean)).toEqual(steps.map((s) => undoLine(s.undo)));
+    rmSync(join(scratch, 'undo'));
+  });
+
+  it('a failing step ends the stage with 125 and a line naming it', () => {
+    const script = renderHostScript(readFileSync(HOST_PATH, 'utf8'), { MINC_DEBUG: '0', MINC_DBG_ON: '', MINC_DBG_OFF: '', MINC_TEMPDIR: scratch, MINC_NETNS_INO: '7' },
+      [{ why: 'Make the thing', argv: ['false'] }]);
+    let err: { status?: number; stderr?: string } = {};
+    try {
+      execFileSync('sh', ['-c', script, 'minc-host', 'echo', 'launched'], { encoding: 'utf8', stdio: 'pipe' });
+    } catch (e) {
+      err = e as typeof err;
+    }
+    expect(err.status).toBe(125);
+    expect(err.stderr).toBe("minc: Make the thing: 'false' failed (status 1)\n");
+  });
+
+  it('ipt_lines splits a rules word at |, keeping !, * and [0:0] as they are', () => {
+    expect(sh('ipt_lines "*nat|:MINCS_NAT - [0:0]|-A X ! -o br -j MASQUERADE|COMMIT"')).toBe('*nat\n:MINCS_NAT - [0:0]\n-A X ! -o br -j MASQUERADE\nCOMMIT\n');
+  });
+
+  it('has_link reads this namespace\'s interfaces; leases_left sees a lease file; locked runs under flock', () => {
+    expect(sh('has_link lo && echo yes; has_link nonexist0 || echo no')).toBe('yes\nno\n');
+    sh('mkdir -p "$MINC_TEMPDIR/st/leases"');
+    expect(sh('leases_left "$MINC_TEMPDIR/st" || echo none')).toBe('none\n');
+    writeFileSync(join(scratch, 'st/leases/10.0.0.2'), '/run/x\n');
+    expect(sh('leases_left "$MINC_TEMPDIR/st" && echo some')).toBe('some\n');
+    expect(sh('locked "$MINC_TEMPDIR/st/lock" echo inside')).toBe('inside\n');
+  });
+});
+
+describe('validation of issue 4 options', () => {
+  const v = (argv: string[], env: NodeJS.ProcessEnv = {}) => validateExtra(parseArgs(argv), env);
+  it('says what is wrong in one line', () => {
+    expect(() => v(['-X', 'true'])).toThrow('-X/--X11: $DISPLAY is empty: there is no X display to share');
+    expect(() => v(['--cpu', 'zz', 'true'])).toThrow("--cpu 'zz': expected a hexadecimal CPU mask");
+    expect(() => v(['--cpu', '0', 'true'])).toThrow(/hexadecimal CPU mask/);
+    expect(() => v(['--cpu', '100000000000000', 'true'])).toThrow(/none of these CPUs is online/);
+    expect(() => v(['--ftrace', '/nonexistent/script', 'true'])).toThrow("--ftrace '/nonexistent/script': no such file");
+    expect(() => v(['--ftrace', '/tmp', 'true'])).toThrow("--ftrace '/tmp': not a file");
+    expect(() => v(['--mem-swap', '1G', 'true'])).toThrow('--mem-swap needs --mem-limit');
+    expect(() => v(['--net=bogus', 'true'])).toThrow("--net 'bogus': unknown network mode");
+  });
+
+  it('-p implies dens, also after a bare --net; nothing asked, nothing added', () => {
+    expect(v(['-p', '80', 'true']).net?.mode).toBe('dens');
+    expect(v(['--net', '-p', '80', 'true']).net?.mode).toBe('dens');
+    expect(v(['--net', 'true']).net).toMatchObject({ mode: 'raw', ports: [] });
+    expect(v(['true'])).toEqual({});
+    expect(v(['-c', '1', 'true']).cpuMask?.mask).toBe('1');
+  });
+});
