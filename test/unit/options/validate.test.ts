@@ -105,27 +105,27 @@ describe('parseBind', () => {
 
 describe('parseUser', () => {
   const passwd = 'root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1001:Alice:/home/alice:/bin/sh\nbob:x:1002:1003::/:/bin/sh\n';
-  const group = 'root:x:0:\nalicegrp:x:1001:\nstaff:x:50:alice\n';
+  const group = 'root:x:0:\nalicegrp:x:1001:\nstaff:x:50:alice\naudio:x:60:bob,alice\nalicebob:x:70:alicex,xalice\n';
   let root: string;
   beforeAll(() => {
     root = dir(['etc/passwd', passwd], ['etc/group', group]);
   });
 
   it('takes a user name and its primary group from the root directory', () => {
-    expect(parseUser('alice', [root])).toEqual({ uid: 1000, gid: 1001 });
-    expect(parseUser('bob', [root])).toEqual({ uid: 1002, gid: 1003 });
+    expect(parseUser('alice', [root])).toEqual({ uid: 1000, gid: 1001, groups: [50, 60] });
+    expect(parseUser('bob', [root])).toEqual({ uid: 1002, gid: 1003, groups: [60] });
   });
 
   it('takes a numeric uid; its gid comes from passwd if the uid is there, else 0', () => {
-    expect(parseUser('1000', [root])).toEqual({ uid: 1000, gid: 1001 });
-    expect(parseUser('4242', [root])).toEqual({ uid: 4242, gid: 0 });
+    expect(parseUser('1000', [root])).toEqual({ uid: 1000, gid: 1001, groups: [50, 60] });
+    expect(parseUser('4242', [root])).toEqual({ uid: 4242, gid: 0, groups: [] });
   });
 
   it('takes an explicit group, by name or number', () => {
-    expect(parseUser('alice:staff', [root])).toEqual({ uid: 1000, gid: 50 });
-    expect(parseUser('alice:77', [root])).toEqual({ uid: 1000, gid: 77 });
-    expect(parseUser('4242:staff', [root])).toEqual({ uid: 4242, gid: 50 });
-    expect(parseUser('0:0', [root])).toEqual({ uid: 0, gid: 0 });
+    expect(parseUser('alice:staff', [root])).toEqual({ uid: 1000, gid: 50, groups: [50, 60] });
+    expect(parseUser('alice:77', [root])).toEqual({ uid: 1000, gid: 77, groups: [50, 60] });
+    expect(parseUser('4242:staff', [root])).toEqual({ uid: 4242, gid: 50, groups: [] });
+    expect(parseUser('0:0', [root])).toEqual({ uid: 0, gid: 0, groups: [] });
   });
 
   it('rejects an unknown user or group, naming it', () => {
@@ -136,7 +136,7 @@ describe('parseUser', () => {
   it('does not look at the host files when the root has none', () => {
     const empty = dir();
     usageError(() => parseUser('root', [empty]));
-    expect(parseUser('12', [empty])).toEqual({ uid: 12, gid: 0 });
+    expect(parseUser('12', [empty])).toEqual({ uid: 12, gid: 0, groups: [] });
   });
 
   it('rejects malformed specs', () => {
@@ -146,14 +146,28 @@ describe('parseUser', () => {
     usageError(() => parseUser('1:2:3', [root]));
   });
 
+  it('returns the supplementary groups: those of /etc/group listing the user by name, whole names only', () => {
+    // alicebob lists 'alicex' and 'xalice', neither of which is alice
+    expect(parseUser('alice', [root]).groups).toEqual([50, 60]);
+    expect(parseUser('bob:alicegrp', [root]).groups).toEqual([60]);
+    // a uid not in passwd has no name to look up
+    expect(parseUser('4242', [root]).groups).toEqual([]);
+    // the groups come from the root directory's /etc/group, not the host's
+    const noGroup = dir(['etc/passwd', 'root:x:0:0::/:/bin/sh\n']);
+    expect(parseUser('root', [noGroup])).toEqual({ uid: 0, gid: 0, groups: [] });
+    // the first root that has /etc/group wins (the upper dir of a reused temp dir)
+    const upper = dir(['etc/group', 'wheel:x:10:alice\n']);
+    expect(parseUser('alice', [upper, root]).groups).toEqual([10]);
+  });
+
   it('reads the first root that has the file (the upper dir of a reused temp dir first)', () => {
     const upper = dir(['etc/passwd', 'carol:x:2000:2000::/:/bin/sh\n'], ['etc/group', 'cgrp:x:2001:\n']);
     const noFiles = dir();
-    expect(parseUser('carol:cgrp', [upper, root])).toEqual({ uid: 2000, gid: 2001 });
+    expect(parseUser('carol:cgrp', [upper, root])).toEqual({ uid: 2000, gid: 2001, groups: [] });
     // the upper dir's copy is the whole file: a user only in the lower one was deleted there
     usageError(() => parseUser('alice', [upper, root]));
     // an upper dir without the file falls through to the root directory
-    expect(parseUser('alice:staff', [noFiles, root])).toEqual({ uid: 1000, gid: 50 });
+    expect(parseUser('alice:staff', [noFiles, root])).toEqual({ uid: 1000, gid: 50, groups: [50, 60] });
   });
 });
 
@@ -228,7 +242,7 @@ describe('validate', () => {
 
   it('looks --user up in the root directory', () => {
     const r = dir(['etc/passwd', 'dave:x:3000:3001::/:/bin/sh\n'], ['etc/group', 'dgrp:x:3001:\n']);
-    expect(validate(args('-r', r, '--user', 'dave'), {}).user).toEqual({ uid: 3000, gid: 3001 });
+    expect(validate(args('-r', r, '--user', 'dave'), {}).user).toEqual({ uid: 3000, gid: 3001, groups: [] });
     usageError(() => validate(args('-r', r, '--user', 'root'), {}));
   });
 
@@ -291,7 +305,7 @@ describe('validate', () => {
       const rootdir = dir(['etc/passwd', 'erin:x:4000:4000::/:/bin/sh\n']);
       const t = dir(['storage/etc/passwd', 'erin:x:4001:4002::/:/bin/sh\n']);
       writeSettings(t, { rootdir, direct: false, keep: true, mincPid: 1, mincStart: 1 });
-      expect(validate(args('-t', t, '--user', 'erin'), {}).user).toEqual({ uid: 4001, gid: 4002 });
+      expect(validate(args('-t', t, '--user', 'erin'), {}).user).toEqual({ uid: 4001, gid: 4002, groups: [] });
     });
 
     it('rejects a file or a missing directory', () => {

@@ -2,14 +2,18 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/options/validate.js';
 import {
-  bindSteps, buildPlan, commandChain, devSteps, etcSteps, launchSteps, maskSteps, procSysSteps, rootSteps, type PlanInput,
+  bindSteps, buildPlan, commandChain, devSteps, etcSteps, lateBindSteps, launchSteps, maskSteps, pivotSteps, procSysSteps, rootSteps,
+  type PlanInput,
 } from '../../../src/plan/build.js';
+import { extraNsSteps } from '../../../src/plan/extra.js';
 import { DEVICES, DEV_LINKS, MASKED, PROC_READONLY, PUT_OLD, TOOLS, type Tool } from '../../../src/plan/paths.js';
 import { STAGE_FUNCTIONS, type Arg, type Step } from '../../../src/plan/types.js';
 import type { Facts } from '../../../src/run/facts.js';
 import { ROOT } from '../support/child.js';
 
 const TEMP = '/run/minc123-abcdef';
+/** The new root as the steps before pivot_root name it. */
+const R = `${TEMP}/root`;
 const LDSO = '/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2';
 const LIBPATH = '/usr/lib/x86_64-linux-gnu:/usr/lib';
 /** Tool paths that differ per tool and from any real host's, so a test sees which one a step used. */
@@ -40,6 +44,11 @@ const prog = (st: Step): Arg | undefined => (st.argv[0] === 'hostrun' ? st.argv[
 const args = (st: Step): readonly Arg[] => st.argv.slice(st.argv[0] === 'hostrun' ? 2 : 1);
 const text = (st: Step): string => st.argv.map((a) => (typeof a === 'string' ? a : a.sh)).join(' ');
 const has = (st: Step, ...words: string[]): boolean => words.every((w) => args(st).includes(w));
+const isFn = (st: Step, fn: string): boolean => st.argv[0] === fn;
+/** Stage functions that mount something. */
+const MOUNTING_FUNCTIONS = ['etc_bind', 'bind_early', 'bind_late'];
+const mounts = (st: Step): boolean => prog(st) === toolPath('mount') || MOUNTING_FUNCTIONS.includes(String(st.argv[0]));
+const below = (path: Arg | undefined, dir: string): boolean => typeof path === 'string' && (path === dir || path.startsWith(`${dir}/`));
 
 /** Index of the only step matching; fails if none or several match. */
 function only(all: readonly Step[], what: string, pred: (st: Step) => boolean): number {
@@ -50,84 +59,148 @@ function only(all: readonly Step[], what: string, pred: (st: Step) => boolean): 
 const mountOf = (all: readonly Step[], what: string, ...words: string[]): number =>
   only(all, what, (st) => prog(st) === toolPath('mount') && has(st, ...words));
 const pivotIndex = (all: readonly Step[]): number => only(all, 'pivot_root', (st) => prog(st) === toolPath('pivot_root'));
+const fnIndex = (all: readonly Step[], fn: string, ...rest: string[]): number =>
+  only(all, `${fn} ${rest.join(' ')}`, (st) => isFn(st, fn) && rest.every((w, i) => st.argv[i + 1] === w));
+const ascending = (xs: number[]): void => expect(xs).toEqual([...xs].sort((a, b) => a - b));
+
+/** Variants of the plan the structural tests run over. */
+const VARIANTS: [string, Partial<Config>, Partial<Facts>][] = [
+  ['default', {}, {}],
+  ['--direct --usedev --name --user --nocaps --as-pid-1 -b, on a tty', {
+    direct: true, usedev: true, name: 'n', user: { uid: 1, gid: 2, groups: [3] }, nocaps: ['cap_net_raw'], asPid1: true,
+    binds: [{ source: '/a', target: '/b', readonly: true }, { source: '/c', target: '/d/e', readonly: false }],
+  }, { tty: '/dev/pts/0', ttyMode: true }],
+  ['--user alone, layers, a kernel without the masked paths', { user: { uid: 5, gid: 6 }, layers: ['/l/1', '/l/0'] }, { existing: new Map() }],
+];
 
 describe('buildPlan: order', () => {
-  const all = steps({ binds: [{ source: '/srv/data', target: '/data', readonly: false }] });
+  const all = steps({ binds: [{ source: '/srv/data', target: '/data', readonly: false }] }, { tty: '/dev/pts/3' });
 
-  it('makes the mount namespace private before it mounts anything', () => {
-    const priv = mountOf(all, 'make-rprivate', '--make-rprivate', '/');
-    all.forEach((st, i) => {
-      if (prog(st) === toolPath('mount') && i !== priv) expect(i, text(st)).toBeGreaterThan(priv);
+  for (const [name, c, f] of VARIANTS) {
+    it(`makes the mount namespace private before it mounts anything (${name})`, () => {
+      const v = steps(c, f);
+      const priv = mountOf(v, 'make-rprivate', '--make-rprivate', '/');
+      v.forEach((st, i) => {
+        if (mounts(st) && i !== priv) expect(i, text(st)).toBeGreaterThan(priv);
+      });
     });
-  });
 
-  it('mounts the overlay, then /tmp in it, makes put_old, enters the root and pivots, in that order', () => {
+    it(`sets up everything below the new root before pivot_root, with host tools run directly (${name})`, () => {
+      const v = steps(c, f);
+      const pivot = pivotIndex(v);
+      v.forEach((st, i) => {
+        if (i >= pivot) return;
+        // no loader is needed before pivot_root: host tools run as they are
+        expect(st.argv[0], text(st)).not.toBe('hostrun');
+        // every mount lands below the new root (but the make-rprivate of the namespace itself)
+        if (prog(st) === toolPath('mount') && !has(st, '--make-rprivate')) expect(below(args(st).at(-1), R), text(st)).toBe(true);
+        // what a host tool makes (nodes, links, directories, fifos, files) is below the temp dir
+        for (const t of ['mknod', 'ln', 'mkdir', 'touch', 'mkfifo'] as const) {
+          if (prog(st) === toolPath(t)) {
+            const paths = args(st).filter((a) => typeof a === 'string' && a.startsWith('/'));
+            expect(paths.length, text(st)).toBeGreaterThan(0);
+            if (t === 'ln') expect(below(args(st).at(-1), R), text(st)).toBe(true);
+            else for (const p of paths) expect(below(p, TEMP), text(st)).toBe(true);
+          }
+        }
+        // the stage functions that check for symlinks are handed the new root
+        if (isFn(st, 'plain_dir')) expect(below(st.argv[1], R), text(st)).toBe(true);
+        for (const fn of ['etc_bind', 'mtab_link']) if (isFn(st, fn)) expect(st.argv[1], text(st)).toBe(R);
+        if (isFn(st, 'bind_early')) expect(st.argv[2], text(st)).toBe(R);
+      });
+    });
+
+    it(`runs only stage functions after pivot_root, host tools through hostrun, and starts the command last (${name})`, () => {
+      const v = steps(c, f);
+      const pivot = pivotIndex(v);
+      const launch = fnIndex(v, 'launch', c.asPid1 ? '1' : '0');
+      expect(launch).toBe(v.length - 1);
+      v.forEach((st, i) => {
+        if (i <= pivot) return;
+        expect((STAGE_FUNCTIONS as readonly string[]).includes(String(st.argv[0])), `a host path after pivot_root: ${text(st)}`).toBe(true);
+        // no step after pivot_root names the temp dir other than through the old root
+        for (const a of st.argv) if (typeof a === 'string' && a.includes(TEMP)) expect(a.startsWith(`${PUT_OLD}${TEMP}`), text(st)).toBe(true);
+      });
+      // bind_late and launch come after pivot_root, the early steps before it
+      v.forEach((st, i) => {
+        if (isFn(st, 'bind_late') || isFn(st, 'launch')) expect(i, text(st)).toBeGreaterThan(pivot);
+        for (const fn of ['bind_early', 'plain_dir', 'etc_bind', 'mtab_link', 'host_pid']) if (isFn(st, fn)) expect(i, text(st)).toBeLessThan(pivot);
+      });
+      // exactly one hostrun umount: none in the plan (the stage's unmounter does it once, after launch)
+      expect(v.some((st) => prog(st) === toolPath('umount'))).toBe(false);
+    });
+  }
+
+  it('mounts the overlay, then /tmp in it, makes the fifos, enters the root and pivots, in that order', () => {
     const overlay = mountOf(all, 'overlay', '-t', 'overlay');
-    const tmp = mountOf(all, '/tmp tmpfs', `${TEMP}/root/tmp`);
-    const putOld = only(all, 'put_old', (st) => prog(st) === toolPath('mkdir') && has(st, `${TEMP}/root${PUT_OLD}`));
-    const cd = only(all, 'cd', (st) => st.argv[0] === 'cd');
+    const tmp = mountOf(all, '/tmp tmpfs', `${R}/tmp`);
+    const fifos = only(all, 'fifos', (st) => prog(st) === toolPath('mkfifo'));
+    const cd = only(all, 'cd', (st) => isFn(st, 'cd'));
     const pivot = pivotIndex(all);
-    expect([overlay, tmp, putOld, cd, pivot]).toEqual([...[overlay, tmp, putOld, cd, pivot]].sort((a, b) => a - b));
-    expect(all[cd]!.argv).toEqual(['cd', `${TEMP}/root`]);
+    ascending([overlay, fifos, tmp, cd, pivot]);
+    expect(args(all[fifos]!)).toEqual(['-m', '600', `${TEMP}/ready`, `${TEMP}/go`]);
+    expect(all[cd]!.argv).toEqual(['cd', R]);
+    expect(cd).toBe(pivot - 1);
+    // the host root goes on /tmp, above the container's /tmp tmpfs; no put_old directory is made
+    expect(PUT_OLD).toBe('/tmp');
     expect(args(all[pivot]!)).toEqual(['.', PUT_OLD.slice(1)]);
+    expect(all.some((st) => text(st).includes('oldroot'))).toBe(false);
   });
 
-  it('pivots after every step of the root and before every step inside it', () => {
-    const pivot = pivotIndex(all);
-    expect(pivot).toBe(rootSteps(input()).length - 1);
-    all.forEach((st, i) => {
-      // before pivot_root host tools run directly; after it, only through the host's loader
-      if (i < pivot) expect(st.argv[0], text(st)).not.toBe('hostrun');
-      if (i > pivot && typeof st.argv[0] === 'string' && st.argv[0].startsWith('/')) throw new Error(`runs a host path after pivot_root: ${text(st)}`);
-      // nothing after pivot_root names the temp dir except through the old root
-      if (i > pivot) for (const a of st.argv) if (typeof a === 'string' && a.includes(TEMP)) expect(a.startsWith(`${PUT_OLD}${TEMP}`), text(st)).toBe(true);
-    });
-  });
-
-  it('mounts /proc, /sys and /dev before it masks paths in them', () => {
+  it('mounts /proc, /sys and /dev before it masks paths in them, all before pivot_root', () => {
     const proc = mountOf(all, 'procfs', '-t', 'proc');
     const sys = mountOf(all, 'sysfs', '-t', 'sysfs');
-    const dev = mountOf(all, '/dev tmpfs', 'tmpfs', '/dev');
-    const nullNode = only(all, 'mknod null', (st) => prog(st) === toolPath('mknod') && has(st, '/dev/null'));
-    expect(proc).toBeGreaterThan(pivotIndex(all));
+    const dev = mountOf(all, '/dev tmpfs', 'tmpfs', `${R}/dev`);
+    const nullNode = only(all, 'mknod null', (st) => prog(st) === toolPath('mknod') && has(st, `${R}/dev/null`));
+    const pivot = pivotIndex(all);
     for (const p of ['/proc/kcore', '/proc/acpi', '/sys/firmware', '/proc/sys']) {
-      const i = mountOf(all, p, p);
-      expect(i).toBeGreaterThan(proc);
-      if (p.startsWith('/sys')) expect(i).toBeGreaterThan(sys);
+      const i = only(all, p, (st) => prog(st) === toolPath('mount') && args(st).at(-1) === `${R}${p}`);
+      expect(i, p).toBeGreaterThan(proc);
+      expect(i, p).toBeLessThan(pivot);
+      if (p.startsWith('/sys')) expect(i, p).toBeGreaterThan(sys);
     }
-    // a file is masked with the container's own /dev/null
-    expect(mountOf(all, 'mask kcore', '/proc/kcore')).toBeGreaterThan(nullNode);
-    expect(nullNode).toBeGreaterThan(dev);
+    // a file is masked with the container's own /dev/null, after /dev and its nodes exist
+    const kcore = only(all, 'mask kcore', (st) => prog(st) === toolPath('mount') && has(st, `${R}/proc/kcore`));
+    expect(args(all[kcore]!)).toEqual(['--bind', `${R}/dev/null`, `${R}/proc/kcore`]);
+    ascending([dev, nullNode, kcore]);
+    // every mask after the whole of /dev (its devpts included)
+    const lastDev = Math.max(...all.flatMap((st, i) => (text(st).includes(`${R}/dev`) && !has(st, `${R}/dev/null`) ? [i] : [])));
+    for (const p of MASKED) {
+      all.forEach((st, i) => {
+        if (prog(st) === toolPath('mount') && args(st).at(-1) === `${R}${p}`) expect(i, p).toBeGreaterThan(lastDev);
+      });
+    }
   });
 
-  it('binds the user binds after /etc, and launches last', () => {
-    const hosts = mountOf(all, '/etc/hosts', '/etc/hosts');
-    const resolv = mountOf(all, '/etc/resolv.conf', '/etc/resolv.conf');
-    const mtab = only(all, 'mtab', (st) => st.argv[0] === 'mtab_link');
-    const bind = mountOf(all, 'user bind', '/data');
-    expect(bind).toBeGreaterThan(Math.max(hosts, resolv, mtab));
-    const launch = only(all, 'launch', (st) => st.argv[0] === 'launch');
-    expect(launch).toBe(all.length - 1);
+  it('binds the user binds after /etc and /tmp, and launches last', () => {
+    const hosts = fnIndex(all, 'etc_bind', R, 'hosts');
+    const resolv = fnIndex(all, 'etc_bind', R, 'resolv.conf');
+    const mtab = fnIndex(all, 'mtab_link', R);
+    const tmp = mountOf(all, '/tmp tmpfs', `${R}/tmp`);
+    const early = fnIndex(all, 'bind_early', '0');
+    const late = fnIndex(all, 'bind_late', '0');
+    const pivot = pivotIndex(all);
+    expect(early).toBeGreaterThan(Math.max(hosts, resolv, mtab, tmp));
+    // and after every other mount below the root: nothing mounts over a user's bind
+    all.forEach((st, i) => {
+      if (i < pivot && mounts(st) && !isFn(st, 'bind_early')) expect(i, text(st)).toBeLessThan(early);
+    });
+    ascending([early, pivot, late]);
+    expect(fnIndex(all, 'launch', '0')).toBe(all.length - 1);
   });
 
   it('is the concatenation of the stage builders', () => {
     const i = input({ name: 'c1', binds: [{ source: '/srv', target: '/srv', readonly: true }] }, { tty: '/dev/pts/4' });
     expect(buildPlan(i).steps).toEqual([
-      ...rootSteps(i), ...procSysSteps(i), ...devSteps(i), ...maskSteps(i), ...etcSteps(i), ...bindSteps(i), ...launchSteps(i),
+      ...rootSteps(i), ...procSysSteps(i), ...devSteps(i), ...maskSteps(i), ...etcSteps(i), ...bindSteps(i),
+      ...pivotSteps(i), ...extraNsSteps(i), ...lateBindSteps(i), ...launchSteps(i),
     ]);
+    expect(pivotSteps(i).map((st) => prog(st))).toEqual(['cd', toolPath('pivot_root')]);
   });
 });
 
 describe('buildPlan: every step', () => {
-  const variants: [string, Partial<Config>, Partial<Facts>][] = [
-    ['default', {}, {}],
-    ['--direct --usedev --name --user --nocaps --as-pid-1 -b', {
-      direct: true, usedev: true, name: 'n', user: { uid: 1, gid: 2 }, nocaps: ['cap_net_raw'], asPid1: true,
-      binds: [{ source: '/a', target: '/b', readonly: true }],
-    }, { tty: '/dev/pts/0', ttyMode: true }],
-    ['a kernel without the masked paths', {}, { existing: new Map() }],
-  ];
-  for (const [name, c, f] of variants) {
+  for (const [name, c, f] of VARIANTS) {
     it(`has a reason and a runnable argv[0] (${name})`, () => {
       const all = steps(c, f);
       expect(all.length).toBeGreaterThan(10);
@@ -143,6 +216,12 @@ describe('buildPlan: every step', () => {
     });
   }
 
+  it('calls only functions libexec/minc-stage defines', () => {
+    const stage = readFileSync(`${ROOT}libexec/minc-stage`, 'utf8');
+    const defined = new Set([...stage.matchAll(/^([a-z_][a-z0-9_]*)\(\)\s*\{/gm)].map((m) => m[1]!));
+    for (const fn of STAGE_FUNCTIONS) if (fn !== 'cd') expect(defined.has(fn), fn).toBe(true);
+  });
+
   it('says which tool is missing on this host', () => {
     const tools = { ...facts().tools };
     delete tools.pivot_root;
@@ -154,16 +233,22 @@ describe('buildPlan: the root', () => {
   it('mounts an overlay of the root directory with its upper and work dirs in the temp dir', () => {
     const all = steps({ rootdir: '/srv/rootfs' });
     const i = mountOf(all, 'overlay', '-t', 'overlay');
-    expect(args(all[i]!)).toEqual(['-t', 'overlay', '-o', `lowerdir=/srv/rootfs,upperdir=${TEMP}/storage,workdir=${TEMP}/work`, 'minc-overlay', `${TEMP}/root`]);
+    expect(args(all[i]!)).toEqual(['-t', 'overlay', '-o', `lowerdir=/srv/rootfs,upperdir=${TEMP}/storage,workdir=${TEMP}/work`, 'minc-overlay', R]);
+  });
+
+  it("stacks an image's layers as the lower dirs, in the order given", () => {
+    const all = steps({ rootdir: '/ignored', layers: ['/img/top', '/img/base'] });
+    const i = mountOf(all, 'overlay', '-t', 'overlay');
+    expect(args(all[i]!)[3]).toBe(`lowerdir=/img/top:/img/base,upperdir=${TEMP}/storage,workdir=${TEMP}/work`);
   });
 
   it('--direct binds the root directory instead of an overlay', () => {
     const all = steps({ direct: true, rootdir: '/srv/rootfs' });
     expect(all.some((st) => text(st).includes('overlay'))).toBe(false);
     const i = mountOf(all, 'bind root', '--bind', '/srv/rootfs');
-    expect(args(all[i]!)).toEqual(['--bind', '/srv/rootfs', `${TEMP}/root`]);
-    expect(buildPlan(input({ direct: true })).vars.DIRECT).toBe('1');
-    expect(buildPlan(input()).vars.DIRECT).toBe('0');
+    expect(args(all[i]!)).toEqual(['--bind', '/srv/rootfs', R]);
+    expect(buildPlan(input({ direct: true })).vars.MINC_DIRECT).toBe('1');
+    expect(buildPlan(input()).vars.MINC_DIRECT).toBe('0');
   });
 
   it('--name sets the hostname inside the namespaces, before pivot_root', () => {
@@ -182,56 +267,70 @@ describe('buildPlan: the root', () => {
 describe('buildPlan: /dev', () => {
   it('gives the container a tmpfs with its own nodes, devpts, links, shm and mqueue', () => {
     const all = steps();
+    const dev = `${R}/dev`;
     expect(all.some((st) => has(st, 'devtmpfs'))).toBe(false);
+    const point = fnIndex(all, 'plain_dir', dev);
+    const tmpfs = mountOf(all, '/dev tmpfs', 'tmpfs', dev);
+    const dirs = only(all, 'mkdir pts shm mqueue', (st) => prog(st) === toolPath('mkdir') && has(st, `${dev}/pts`));
+    expect(args(all[dirs]!)).toEqual([`${dev}/pts`, `${dev}/shm`, `${dev}/mqueue`]);
     const nodes = all.filter((st) => prog(st) === toolPath('mknod')).map((st) => args(st));
-    expect(nodes).toEqual(DEVICES.map(([name, major, minor]) => ['-m', '666', `/dev/${name}`, 'c', String(major), String(minor)]));
-    expect(nodes.map((a) => a[2])).toEqual(expect.arrayContaining(['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty']));
+    expect(nodes).toEqual(DEVICES.map(([name, major, minor]) => ['-m', '666', `${dev}/${name}`, 'c', String(major), String(minor)]));
+    expect(nodes.map((a) => a[2])).toEqual(['null', 'zero', 'full', 'random', 'urandom', 'tty'].map((n) => `${dev}/${n}`));
     const pts = mountOf(all, 'devpts', '-t', 'devpts');
     expect(String(args(all[pts]!)[3])).toMatch(/(^|,)newinstance(,|$)/);
+    expect(args(all[pts]!).at(-1)).toBe(`${dev}/pts`);
     const links = all.filter((st) => prog(st) === toolPath('ln')).map((st) => args(st));
-    expect(links).toEqual(DEV_LINKS.map(([target, link]) => ['-s', target, link]));
-    expect(links).toContainEqual(['-s', 'pts/ptmx', '/dev/ptmx']);
-    mountOf(all, 'shm', 'shm', '/dev/shm');
-    mountOf(all, 'mqueue', '-t', 'mqueue');
+    expect(links).toEqual(DEV_LINKS.map(([target, link]) => ['-s', target, `${R}${link}`]));
+    expect(links).toContainEqual(['-s', 'pts/ptmx', `${dev}/ptmx`]);
+    const shm = mountOf(all, 'shm', 'shm', `${dev}/shm`);
+    const mq = mountOf(all, 'mqueue', '-t', 'mqueue', `${dev}/mqueue`);
+    ascending([point, tmpfs, dirs, pts]);
+    expect(Math.min(shm, mq)).toBeGreaterThan(dirs);
   });
 
   it('--usedev mounts devtmpfs, makes no nodes and binds ptmx of its own devpts', () => {
     const all = steps({ usedev: true });
-    mountOf(all, 'devtmpfs', '-t', 'devtmpfs', '/dev');
+    const dt = mountOf(all, 'devtmpfs', '-t', 'devtmpfs', `${R}/dev`);
     expect(all.some((st) => prog(st) === toolPath('mknod'))).toBe(false);
-    expect(all.some((st) => has(st, 'tmpfs', '/dev'))).toBe(false);
+    expect(all.some((st) => has(st, 'tmpfs', `${R}/dev`))).toBe(false);
     const pts = mountOf(all, 'devpts', '-t', 'devpts');
-    expect(mountOf(all, 'ptmx', '--bind', '/dev/pts/ptmx', '/dev/ptmx')).toBeGreaterThan(pts);
+    const ptmx = mountOf(all, 'ptmx', '--bind', `${R}/dev/pts/ptmx`, `${R}/dev/ptmx`);
+    ascending([dt, pts, ptmx]);
   });
 
   it('makes the controlling tty /dev/console when there is one', () => {
     const all = steps({}, { tty: '/dev/pts/7' });
-    const point = only(all, 'console point', (st) => st.argv[0] === 'ensure_file' && st.argv[1] === '/dev/console');
-    const bind = mountOf(all, 'console', '--bind', '/dev/console');
-    expect(args(all[bind]!)).toEqual(['--bind', `${PUT_OLD}/dev/pts/7`, '/dev/console']);
-    expect(bind).toBeGreaterThan(point);
-    expect(bind).toBeGreaterThan(mountOf(all, '/dev tmpfs', 'tmpfs', '/dev'));
+    const point = only(all, 'console point', (st) => prog(st) === toolPath('touch') && has(st, `${R}/dev/console`));
+    const bind = mountOf(all, 'console', '--bind', `${R}/dev/console`);
+    // before pivot_root the host's tty is named by its own path
+    expect(args(all[bind]!)).toEqual(['--bind', '/dev/pts/7', `${R}/dev/console`]);
+    ascending([mountOf(all, '/dev tmpfs', 'tmpfs', `${R}/dev`), point, bind, pivotIndex(all)]);
     expect(steps().some((st) => text(st).includes('/dev/console'))).toBe(false);
   });
 });
 
 describe('buildPlan: /proc and /sys', () => {
-  it('mounts a fresh procfs and a read-only sysfs', () => {
+  it('mounts a fresh procfs and a read-only sysfs on plain directories of the root', () => {
     const all = steps();
     const proc = mountOf(all, 'procfs', '-t', 'proc');
-    expect(args(all[proc]!).at(-1)).toBe('/proc');
+    expect(args(all[proc]!).at(-1)).toBe(`${R}/proc`);
+    expect(fnIndex(all, 'plain_dir', `${R}/proc`)).toBeLessThan(proc);
     const sys = mountOf(all, 'sysfs', '-t', 'sysfs');
+    expect(args(all[sys]!).at(-1)).toBe(`${R}/sys`);
     expect(String(args(all[sys]!)[3]).split(',')).toContain('ro');
+    expect(fnIndex(all, 'plain_dir', `${R}/sys`)).toBeLessThan(sys);
   });
 
   it('makes the read-only paths that exist read-only, and skips the others', () => {
     const present = ['/proc/sys', '/proc/irq'];
     const all = steps({}, { existing: new Map(present.map((p) => [p, 'dir'] as [string, 'dir'])) });
+    const proc = mountOf(all, 'procfs', '-t', 'proc');
     for (const p of PROC_READONLY) {
-      const n = all.filter((st) => prog(st) === toolPath('mount') && has(st, '--bind', p) && args(st).at(-1) === p);
+      const n = all.flatMap((st, i) => (prog(st) === toolPath('mount') && args(st).at(-1) === `${R}${p}` ? [i] : []));
       if (present.includes(p)) {
         expect(n, p).toHaveLength(1);
-        expect(args(n[0]!)).toEqual(['--bind', '-o', 'ro', p, p]);
+        expect(args(all[n[0]!]!)).toEqual(['--bind', '-o', 'ro', `${R}${p}`, `${R}${p}`]);
+        expect(n[0]!).toBeGreaterThan(proc);
       } else {
         expect(n, p).toHaveLength(0);
       }
@@ -241,42 +340,67 @@ describe('buildPlan: /proc and /sys', () => {
   it('masks existing files with /dev/null and directories with a read-only tmpfs, and skips missing paths', () => {
     const existing = new Map<string, 'dir' | 'file'>([['/proc/kcore', 'file'], ['/proc/scsi', 'dir'], ['/sys/firmware', 'dir']]);
     const masks = maskSteps(input({}, { existing }));
-    expect(masks.map((st) => args(st))).toEqual([
-      ['--bind', '/dev/null', '/proc/kcore'],
-      ['-t', 'tmpfs', '-o', 'ro,nosuid,nodev,noexec', 'tmpfs', '/proc/scsi'],
-      ['-t', 'tmpfs', '-o', 'ro,nosuid,nodev,noexec', 'tmpfs', '/sys/firmware'],
+    expect(masks.map((st) => st.argv)).toEqual([
+      [toolPath('mount'), '--bind', `${R}/dev/null`, `${R}/proc/kcore`],
+      [toolPath('mount'), '-t', 'tmpfs', '-o', 'ro,nosuid,nodev,noexec', 'tmpfs', `${R}/proc/scsi`],
+      [toolPath('mount'), '-t', 'tmpfs', '-o', 'ro,nosuid,nodev,noexec', 'tmpfs', `${R}/sys/firmware`],
     ]);
-    for (const p of MASKED) if (!existing.has(p)) expect(steps({}, { existing }).some((st) => args(st).includes(p)), p).toBe(false);
+    for (const p of MASKED) if (!existing.has(p)) expect(steps({}, { existing }).some((st) => args(st).includes(`${R}${p}`)), p).toBe(false);
     expect(maskSteps(input({}, { existing: new Map() }))).toEqual([]);
   });
 });
 
-describe('buildPlan: /etc and binds', () => {
-  it("binds the temp dir's resolv.conf and hosts on the container's own files, and links mtab", () => {
+describe('buildPlan: /etc, /tmp and binds', () => {
+  it("binds the temp dir's resolv.conf and hosts on /etc (etc_bind), links mtab, on a plain /etc", () => {
     const all = steps();
-    for (const f of ['resolv.conf', 'hosts']) {
-      const own = only(all, `own ${f}`, (st) => st.argv[0] === 'own_file' && st.argv[1] === `/etc/${f}`);
-      const bind = mountOf(all, f, `/etc/${f}`);
-      expect(args(all[bind]!)).toEqual(['--bind', `${PUT_OLD}${TEMP}/${f}`, `/etc/${f}`]);
-      expect(bind).toBe(own + 1);
-    }
-    only(all, 'mtab', (st) => st.argv[0] === 'mtab_link');
+    const etc = fnIndex(all, 'plain_dir', `${R}/etc`);
+    const resolv = fnIndex(all, 'etc_bind', R, 'resolv.conf');
+    const hosts = fnIndex(all, 'etc_bind', R, 'hosts');
+    const mtab = fnIndex(all, 'mtab_link', R);
+    ascending([etc, resolv, hosts, mtab, pivotIndex(all)]);
+    expect(all[resolv]!.argv).toEqual(['etc_bind', R, 'resolv.conf']);
+    expect(all[hosts]!.argv).toEqual(['etc_bind', R, 'hosts']);
+    expect(all[mtab]!.argv).toEqual(['mtab_link', R]);
+    // no step touches /etc below the root with a host tool directly (a symlink there could lead out of the root)
+    expect(all.some((st) => typeof prog(st) === 'string' && String(prog(st)).startsWith('/') && text(st).includes(`${R}/etc`))).toBe(false);
   });
 
-  it('binds each user bind at its target, from under the old root, in order, read-only with :ro', () => {
+  it('mounts a tmpfs on a plain /tmp of the root', () => {
+    const all = steps();
+    const point = fnIndex(all, 'plain_dir', `${R}/tmp`);
+    const tmp = mountOf(all, '/tmp', `${R}/tmp`);
+    expect(args(all[tmp]!)).toEqual(['-t', 'tmpfs', '-o', 'mode=1777,nosuid,nodev', 'tmpfs', `${R}/tmp`]);
+    expect(point).toBeLessThan(tmp);
+  });
+
+  it('binds each user bind at its target in the root (bind_early), in order, read-only with :ro', () => {
     const binds = [
       { source: '/srv/a', target: '/a', readonly: false },
       { source: '/srv/b b', target: "/b'quote", readonly: true },
     ];
-    const all = bindSteps(input({ binds }));
-    expect(all.map((st) => st.argv)).toEqual([
-      ['bind_point', `${PUT_OLD}/srv/a`, '/a'],
-      ['hostrun', toolPath('mount'), '--bind', `${PUT_OLD}/srv/a`, '/a'],
-      ['bind_point', `${PUT_OLD}/srv/b b`, "/b'quote"],
-      ['hostrun', toolPath('mount'), '--bind', '-o', 'ro', `${PUT_OLD}/srv/b b`, "/b'quote"],
+    const early = bindSteps(input({ binds }));
+    expect(early.map((st) => st.argv)).toEqual([
+      ['bind_early', '0', R, '/srv/a', '/a'],
+      ['bind_early', '1', R, '/srv/b b', "/b'quote", 'ro'],
     ]);
-    expect(all[3]!.why).toMatch(/read-only/);
-    expect(all[1]!.why).not.toMatch(/read-only/);
+    expect(early[1]!.why).toMatch(/read-only/);
+    expect(early[0]!.why).not.toMatch(/read-only/);
+  });
+
+  it('leaves a bind whose target has a symlink on the way to bind_late, after pivot_root, with the same number', () => {
+    const binds = [
+      { source: '/srv/a', target: '/a', readonly: false },
+      { source: '/srv/b b', target: "/b'quote", readonly: true },
+    ];
+    const late = lateBindSteps(input({ binds }));
+    expect(late.map((st) => st.argv)).toEqual([
+      ['bind_late', '0', '/srv/a', '/a'],
+      ['bind_late', '1', '/srv/b b', "/b'quote", 'ro'],
+    ]);
+    const all = steps({ binds });
+    const pivot = pivotIndex(all);
+    for (const n of ['0', '1']) ascending([fnIndex(all, 'bind_early', n), pivot, fnIndex(all, 'bind_late', n)]);
+    expect(steps().some((st) => isFn(st, 'bind_early') || isFn(st, 'bind_late'))).toBe(false);
   });
 });
 
@@ -285,23 +409,33 @@ describe('buildPlan: the command chain', () => {
   const words = (chain: readonly Arg[]): string[] => chain.map((a) => (typeof a === 'string' ? a : a.sh));
   const indexOfTool = (chain: readonly Arg[], t: Tool): number => chain.indexOf(`${PUT_OLD}${toolPath(t)}`);
 
-  it("runs host tools through the host's loader from under the old root, ending in sh running $FINAL", () => {
+  it("runs host tools through the host's loader from under the old root, ending in sh running $MINC_FINAL", () => {
     const chain = commandChain(input());
     expect(chain.slice(0, 4)).toEqual([...viaLoader, `${PUT_OLD}${toolPath('env')}`]);
     expect(chain[4]).toBe('--default-signal=INT,QUIT');
-    expect(words(chain.slice(5))).toEqual([...viaLoader, `${PUT_OLD}${toolPath('sh')}`, '-c', '"$FINAL"', 'minc', '"$@"']);
-    expect(words(chain)).not.toContain('--userspec');
+    expect(words(chain.slice(5))).toEqual([...viaLoader, `${PUT_OLD}${toolPath('sh')}`, '-c', '"$MINC_FINAL"', 'minc', '"$@"']);
+    expect(words(chain).some((w) => w.startsWith('--userspec'))).toBe(false);
     expect(indexOfTool(chain, 'capsh')).toBe(-1);
     expect(indexOfTool(chain, 'chroot')).toBe(-1);
   });
 
-  it('--user switches user with chroot --userspec=UID:GID /', () => {
-    const chain = commandChain(input({ user: { uid: 1000, gid: 50 } }));
+  it('--user alone switches user with chroot --userspec=UID:GID --groups=GID,SUPPLEMENTARY... /', () => {
+    const chain = commandChain(input({ user: { uid: 1000, gid: 50, groups: [20, 50, 30] } }));
     const c = indexOfTool(chain, 'chroot');
     expect(c).toBeGreaterThan(0);
-    expect(chain.slice(c + 1, c + 3)).toEqual(['--userspec=1000:50', '/']);
+    // the primary group first and only once, then the supplementary groups
+    expect(chain.slice(c + 1, c + 4)).toEqual(['--userspec=1000:50', '--groups=50,20,30', '/']);
     expect(chain.slice(c - 3, c)).toEqual(viaLoader);
     expect(indexOfTool(chain, 'sh')).toBeGreaterThan(c);
+    expect(indexOfTool(chain, 'capsh')).toBe(-1);
+  });
+
+  it('--user without supplementary groups: --groups is the primary group alone', () => {
+    for (const user of [{ uid: 7, gid: 8 }, { uid: 7, gid: 8, groups: [] }]) {
+      const chain = commandChain(input({ user }));
+      const c = indexOfTool(chain, 'chroot');
+      expect(chain.slice(c + 1, c + 4)).toEqual(['--userspec=7:8', '--groups=8', '/']);
+    }
   });
 
   it('--nocaps drops the capabilities with capsh --drop, whose shell is the loader', () => {
@@ -313,20 +447,47 @@ describe('buildPlan: the command chain', () => {
     expect(chain.slice(c + 4, c + 6)).toEqual(viaLoader.slice(1));
     expect(indexOfTool(chain, 'sh')).toBe(c + 6);
     expect(chain.indexOf('--default-signal=INT,QUIT')).toBeLessThan(c);
+    expect(words(chain).some((w) => /^--(uid|gid|groups)=/.test(w))).toBe(false);
   });
 
-  it('--user with --nocaps: dropping capabilities cannot stop the switch of user', () => {
-    // chroot --userspec needs CAP_SYS_CHROOT, CAP_SETUID and CAP_SETGID: if capsh drops them
-    // from the bounding set first (--nocaps sys_chroot, setuid, setgid or all), the switch
-    // fails and the run ends with status 125 (seen with a real run).  The switch must not be
-    // a later exec than the drop: capsh can switch itself (--gid/--uid) before it execs.
+  it('--user with --nocaps: capsh itself switches user (--gid, --groups, then --uid), no chroot', () => {
+    // chroot --userspec needs CAP_SYS_CHROOT, CAP_SETUID and CAP_SETGID: if capsh dropped them from
+    // the bounding set first (--nocaps sys_chroot, setuid, setgid or all), a later switch would fail.
     for (const nocaps of [['cap_sys_chroot'], ['cap_setuid'], ['all']]) {
-      const chain = commandChain(input({ user: { uid: 1000, gid: 50 }, nocaps }));
+      const chain = commandChain(input({ user: { uid: 1000, gid: 50, groups: [20] }, nocaps }));
+      const w = words(chain);
       const capsh = indexOfTool(chain, 'capsh');
-      const chroot = indexOfTool(chain, 'chroot');
-      const capshSwitches = words(chain).includes('--uid=1000') && words(chain).includes('--gid=50');
-      expect(capshSwitches || (chroot >= 0 && chroot < capsh), `nocaps ${nocaps.join(',')}: ${words(chain).join(' ')}`).toBe(true);
+      expect(capsh, w.join(' ')).toBeGreaterThan(0);
+      expect(indexOfTool(chain, 'chroot'), w.join(' ')).toBe(-1);
+      expect(w.filter((x) => x.startsWith('--userspec'))).toEqual([]);
+      const at = (p: string): number => {
+        const found = w.flatMap((x, i) => (x.startsWith(p) ? [i] : []));
+        expect(found, `${p} in ${w.join(' ')}`).toHaveLength(1);
+        return found[0]!;
+      };
+      const [drop, gid, groups, uid, shell] = [at('--drop='), at('--gid='), at('--groups='), at('--uid='), at('--shell=')];
+      expect(w[drop]).toBe(`--drop=${nocaps.join(',')}`);
+      expect(w[gid]).toBe('--gid=50');
+      expect(w[groups]).toBe('--groups=50,20');
+      expect(w[uid]).toBe('--uid=1000');
+      // capsh acts on its arguments in order: the groups are set while it may still, the uid last, all before the shell runs
+      ascending([capsh, gid, uid, shell]);
+      ascending([capsh, groups, uid]);
+      expect(drop).toBeGreaterThan(capsh);
+      expect(drop).toBeLessThan(shell);
+      expect(indexOfTool(chain, 'sh')).toBeGreaterThan(shell);
     }
+  });
+
+  it("an image's environment and working directory go through env before the command", () => {
+    const chain = commandChain(input({ env: ['A=1', 'B=two words', '-bad', 'noequals'], workdir: '/app' }));
+    const envs = chain.flatMap((a, i) => (a === `${PUT_OLD}${toolPath('env')}` ? [i] : []));
+    expect(envs).toHaveLength(2);
+    const inner = envs[1]!;
+    expect(chain.slice(inner + 1, inner + 5)).toEqual(['-C', '/app', 'A=1', 'B=two words']);
+    expect(chain.slice(inner + 5, inner + 8)).toEqual(viaLoader);
+    expect(words(chain)).not.toContain('-bad');
+    expect(words(chain)).not.toContain('noequals');
   });
 
   it('launch passes --as-pid-1 and the chain', () => {
@@ -338,24 +499,48 @@ describe('buildPlan: the command chain', () => {
 });
 
 describe('buildPlan: stage variables', () => {
+  const stage = readFileSync(`${ROOT}libexec/minc-stage`, 'utf8');
+  /** The stage without its comments (they mention variables by name). */
+  const code = stage.replace(/^\s*#.*$/gm, '');
+
   it('sets what the stage reads', () => {
     const { vars } = buildPlan({ ...input({ debug: true, preserveFds: 2 }, { ttyMode: true }), colour: { on: '<', off: '>' } });
     expect(vars).toMatchObject({
-      DEBUG: '1', DBG_ON: '<', DBG_OFF: '>', ORIG: PUT_OLD, LDSO, TEMPDIR: TEMP, DIRECT: '0', TTYMODE: '1', PRESERVE_FDS: '2',
-      LIBPATH: LIBPATH.split(':').map((d) => PUT_OLD + d).join(':'), MOUNT: toolPath('mount'), PIVOTROOT: toolPath('pivot_root'),
+      MINC_DEBUG: '1', MINC_DBG_ON: '<', MINC_DBG_OFF: '>', MINC_ORIG: PUT_OLD, MINC_LDSO: LDSO, MINC_TEMPDIR: TEMP,
+      MINC_DIRECT: '0', MINC_TTYMODE: '1', MINC_PRESERVE_FDS: '2',
+      MINC_LIBPATH: LIBPATH.split(':').map((d) => PUT_OLD + d).join(':'), MINC_MOUNT: toolPath('mount'),
+      MINC_UMOUNT: toolPath('umount'), MINC_MKDIR: toolPath('mkdir'), MINC_PIVOTROOT: toolPath('pivot_root'),
     });
-    expect(buildPlan(input()).vars).toMatchObject({ DEBUG: '0', DBG_ON: '', DBG_OFF: '', TTYMODE: '0', PRESERVE_FDS: '0' });
+    expect(buildPlan(input()).vars).toMatchObject({ MINC_DEBUG: '0', MINC_DBG_ON: '', MINC_DBG_OFF: '', MINC_TTYMODE: '0', MINC_PRESERVE_FDS: '0' });
   });
 
-  it('defines every upper-case variable libexec/minc-stage uses and does not set itself', () => {
-    const stage = readFileSync(`${ROOT}libexec/minc-stage`, 'utf8').replace(/^\s*#.*$/gm, '');
-    const used = new Set([...stage.matchAll(/\$\{?([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]!));
-    const setByStage = new Set([...stage.matchAll(/(?:^|[\s;(])(?:read -r )?([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]!));
-    for (const m of stage.matchAll(/read -r ([A-Z][A-Z0-9_]*)/g)) setByStage.add(m[1]!);
-    const environment = new Set(['PATH', 'IFS', 'HOME']);
+  it('names every variable MINC_* (node strips those from the command\'s environment)', () => {
+    for (const k of Object.keys(buildPlan(input()).vars)) expect(k).toMatch(/^MINC_[A-Z0-9_]+$/);
+  });
+
+  it('defines every $MINC_* variable libexec/minc-stage uses and does not set itself', () => {
+    const used = new Set([...code.matchAll(/\$\{?(MINC_[A-Z0-9_]+)/g)].map((m) => m[1]!));
+    const setByStage = new Set([
+      ...[...code.matchAll(/(?:^|[\s;(])(MINC_[A-Z0-9_]+)=/gm)].map((m) => m[1]!),
+      ...[...code.matchAll(/\bread -r (MINC_[A-Z0-9_]+)/g)].map((m) => m[1]!),
+    ]);
     const { vars } = buildPlan(input());
-    const missing = [...used].filter((v) => !(v in vars) && !setByStage.has(v) && !environment.has(v));
+    const missing = [...used].filter((v) => !(v in vars) && !setByStage.has(v));
     expect(missing).toEqual([]);
-    expect(used.size).toBeGreaterThan(5);
+    // the scan does find them (it would pass vacuously on a stage it cannot read)
+    expect(used.size).toBeGreaterThan(10);
+    for (const v of ['MINC_ORIG', 'MINC_LDSO', 'MINC_TEMPDIR', 'MINC_MOUNT', 'MINC_UMOUNT', 'MINC_FINAL']) expect(used.has(v), v).toBe(true);
+    expect(setByStage.has('MINC_FINAL')).toBe(true);
+  });
+
+  it('the stage sets no shell variable other than MINC_* and minc_* (but IFS, which it restores)', () => {
+    const assigned = new Set([
+      ...[...code.matchAll(/(?:^|[\s;(])([A-Za-z_][A-Za-z0-9_]*)=/gm)].map((m) => m[1]!),
+      ...[...code.matchAll(/\bread -r ((?:[A-Za-z_][A-Za-z0-9_]* ?)+)/g)].flatMap((m) => m[1]!.trim().split(' ')),
+      ...[...code.matchAll(/\bfor ([A-Za-z_][A-Za-z0-9_]*)\b/g)].map((m) => m[1]!),
+    ]);
+    expect(assigned.size).toBeGreaterThan(10);
+    const others = [...assigned].filter((v) => !/^(MINC|minc)_/.test(v) && v !== 'IFS');
+    expect(others).toEqual([]);
   });
 });

@@ -76,7 +76,7 @@ describe('renderScript', () => {
 
   it('runs every step with exactly its argv and sets every variable to its value', () => {
     // a stub stage: `step` prints its arguments NUL-separated, one record per step
-    const stub = `FINAL='the final script'
+    const stub = `MINC_FINAL='the final script'
 step() { for a; do printf '%s\\0' "$a"; done; printf '\\036'; }`;
     const dumpVars = Object.keys(plan.vars).map((k) => `printf '%s=%s\\0' ${k} "$${k}"`).join('\n');
     const script = `${renderScript(stub, plan)}printf '\\035'\n${dumpVars}\n`;
@@ -88,7 +88,7 @@ step() { for a; do printf '%s\\0' "$a"; done; printf '\\036'; }`;
       ...st.argv.flatMap((a) => {
         if (typeof a === 'string') return [a];
         if (a.sh === '"$@"') return config.command;
-        if (a.sh === '"$FINAL"') return ['the final script'];
+        if (a.sh === '"$MINC_FINAL"') return ['the final script'];
         throw new Error(`unknown raw word ${a.sh}`);
       }),
     ]);

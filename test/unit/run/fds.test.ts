@@ -116,3 +116,92 @@ describe('inheritedFds / closeInheritedFds', () => {
     expect(rep.after).toEqual({});
   });
 });
+
+describe('callerFd (--preserve-fds takes only what the caller passed)', () => {
+  // The child reports, for each of its descriptors above 2, what it is and what callerFd says.
+  const probe = `
+    import { readdirSync, readlinkSync } from 'node:fs';
+    import { callerFd } from './src/run/fds.js';
+    // a little of node's own machinery running, as in minc (timers, a child's pipes are not needed)
+    setTimeout(() => {}, 1);
+    const out = {};
+    for (const name of readdirSync('/proc/self/fd')) {
+      const fd = Number(name);
+      if (fd < 3) continue;
+      let target;
+      try { target = readlinkSync('/proc/self/fd/' + fd); } catch { continue; }
+      out[fd] = { target, caller: callerFd(fd) };
+    }
+    out.closed = callerFd(999);
+    console.log(JSON.stringify(out));
+  `;
+  let probeChild: Awaited<ReturnType<typeof bundleSnippet>>;
+  beforeAll(async () => {
+    probeChild = await bundleSnippet(probe);
+  });
+  afterAll(() => probeChild.remove());
+
+  type Probe = Record<string, { target: string; caller: boolean }> & { closed: boolean };
+  /**
+   * Run the probe from bash: `setup` opens what the caller passes, every other
+   * descriptor above 2 is closed first (this test runner may itself have
+   * inherited some without close-on-exec, which a child would get too).
+   */
+  const run = (setup: string): Probe => {
+    const script = `for f in /proc/$$/fd/*; do n=\${f##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done; ${setup}; exec "$0" "$1"`;
+    const r = spawnSync('/bin/bash', ['-c', script, process.execPath, probeChild.file], {
+      encoding: 'utf8', env: cleanEnv({ MARKER: marker }), stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    return JSON.parse(r.stdout) as Probe;
+  };
+  const fdsOf = (p: Probe): [number, { target: string; caller: boolean }][] =>
+    Object.entries(p).filter(([k]) => k !== 'closed').map(([k, v]) => [Number(k), v as { target: string; caller: boolean }]);
+  const callers = (p: Probe): number[] => fdsOf(p).filter(([, v]) => v.caller).map(([n]) => n);
+
+  it('the runner passes the probe only what it opens (the harness is clean)', () => {
+    const p = run(':');
+    expect(fdsOf(p).some(([, v]) => v.target === marker)).toBe(false);
+  });
+
+  it("counts none of node's own descriptors (eventpoll, eventfd, self-pipes) when the caller passed nothing", () => {
+    const p = run(':');
+    const own = fdsOf(p);
+    // node does hold descriptors above 2 of its own: the check is not vacuous
+    expect(own.length).toBeGreaterThan(0);
+    expect(own.some(([, v]) => v.target.startsWith('anon_inode:'))).toBe(true);
+    expect(own.filter(([, v]) => v.caller)).toEqual([]);
+    // both ends of node's self-pipes are held: that is what tells them from a caller's pipe
+    expect(own.some(([, v]) => v.target.startsWith('pipe:'))).toBe(true);
+    expect(p.closed).toBe(false);
+    // so fd 3 is not taken for the caller's
+    expect(p['3']?.caller ?? false).toBe(false);
+  });
+
+  it('counts a file the caller passed as fd 3, and only that one', () => {
+    const p = run('exec 3<"$MARKER"');
+    expect(p['3']).toEqual({ target: marker, caller: true });
+    expect(callers(p)).toEqual([3]);
+  });
+
+  it('counts a pipe the caller passed as fd 3 (one end only here, unlike a self-pipe)', () => {
+    const p = run('exec 3< <(:)');
+    expect(p['3']?.target).toMatch(/^pipe:/);
+    expect(p['3']?.caller).toBe(true);
+    expect(callers(p)).toEqual([3]);
+  });
+
+  it('counts a descriptor node spawn passes as fd 3 (minc run by a node program)', () => {
+    const fd = openSync(marker, 'r');
+    let r: ReturnType<typeof runNode>;
+    try {
+      r = runNode(probeChild.file, [], { stdio: ['ignore', 'pipe', 'pipe', fd] });
+    } finally {
+      closeSync(fd);
+    }
+    expect(r.stderr).toBe('');
+    const p = JSON.parse(r.stdout) as Probe;
+    expect(p['3']).toEqual({ target: marker, caller: true });
+  });
+});
