@@ -194,7 +194,8 @@ export function buildPlan(input: PlanInput): Plan {
     MINC_TTYMODE: facts.ttyMode ? '1' : '0',
     MINC_PRESERVE_FDS: String(config.preserveFds),
   };
-  for (const [name, path] of Object.entries(facts.tools)) vars[`MINC_${name.toUpperCase().replace('_', '')}`] = path;
+  // the host tools the stage's own functions run
+  for (const name of ['mount', 'umount', 'mkdir', 'touch', 'rm', 'ln'] as const) vars[`MINC_${name.toUpperCase()}`] = tool(facts, name);
   return {
     vars,
     steps: [

@@ -59,17 +59,27 @@ export function renderFor(config: Config, facts: Facts, tempdir: string, colour?
   return renderScript(readFileSync(STAGE_PATH, 'utf8'), plan);
 }
 
-/** Where a signal for the command goes: the command's own process (its host pid, written by the stage), else init. */
-function signalTarget(tempdir: string): number | null {
-  for (const f of ['cmdpid', 'pid']) {
-    try {
-      const pid = Number(readFileSync(`${tempdir}/${f}`, 'utf8'));
-      if (pid > 0) return pid;
-    } catch {
-      /* not yet written */
-    }
+/**
+ * Where a signal for the command goes: the command's own process, init's
+ * first child (init forks it before anything else; with --as-pid-1 it is init
+ * itself), else init (the stage writes its host pid to TEMPDIR/pid).
+ */
+function signalTarget(tempdir: string, asPid1: boolean): number | null {
+  let init: number;
+  try {
+    init = Number(readFileSync(`${tempdir}/pid`, 'utf8'));
+  } catch {
+    return null;
   }
-  return null;
+  if (!(init > 0)) return null;
+  if (asPid1) return init;
+  try {
+    const first = Number(readFileSync(`/proc/${init}/task/${init}/children`, 'utf8').split(' ')[0]);
+    if (first > 0) return first;
+  } catch {
+    /* init is gone or the kernel lacks /proc/PID/task/TID/children */
+  }
+  return init;
 }
 
 /** Run the container; resolves to minc's exit status (the command's). */
@@ -83,7 +93,7 @@ export async function runContainer(config: Config, facts: Facts, colour?: { on: 
     // in the foreground of a terminal ^C and ^\ reach the command straight from it (docker run -t does not forward them either)
     if ((sig === 'SIGINT' || sig === 'SIGQUIT') && facts.ttyMode) return;
     signalled ??= sig;
-    const pid = tempdir ? signalTarget(tempdir) : null;
+    const pid = tempdir ? signalTarget(tempdir, config.asPid1) : null;
     if (child && pid) {
       debug(`Forward ${sig} to the command`, `kill -${sig.slice(3)} ${pid}`);
       try {

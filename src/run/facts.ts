@@ -33,7 +33,7 @@ const SEARCH = ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/sbin', '/u
 export function which(name: string): string | undefined {
   for (const d of SEARCH) {
     try {
-      const p = realpathSync(join(d, name));
+      const p = realpathSync.native(join(d, name));
       accessSync(p, constants.X_OK);
       return p;
     } catch {
@@ -89,10 +89,17 @@ function ttyFacts(): { tty?: string; ttyMode: boolean } {
 }
 
 export function gatherFacts(): Facts {
+  // looked up on first use: a plain run needs about half of them
   const tools: Partial<Record<Tool, string>> = {};
+  const found = new Map<Tool, string | undefined>();
   for (const t of TOOLS) {
-    const p = which(t);
-    if (p) tools[t] = p;
+    Object.defineProperty(tools, t, {
+      enumerable: true,
+      get: () => {
+        if (!found.has(t)) found.set(t, which(t));
+        return found.get(t);
+      },
+    });
   }
   const existing = new Map<string, 'dir' | 'file'>();
   for (const p of [...PROC_READONLY, ...MASKED]) {
