@@ -22,11 +22,19 @@ async function main(argv: readonly string[]): Promise<number> {
     const { gc } = await import('../gc.js');
     return gc();
   }
+  if (args.stop !== undefined) {
+    const { stop } = await import('../run/background.js');
+    return stop(args.stop);
+  }
   const config = validate(args);
   const facts = gatherFacts();
   if (config.dryRun) {
     const { dryRun } = await import('../dryrun.js');
     return dryRun(config, facts);
+  }
+  if (config.background || process.env.MINC_BG_DIR !== undefined) {
+    const { background } = await import('../run/background.js');
+    return background(config, facts, colour);
   }
   return runContainer(config, facts, colour);
 }
