@@ -13,7 +13,7 @@ export interface HostStep extends Step {
 /** The functions of libexec/minc-host (and minc-stage) a host step or an undo may call. */
 export const HOST_FUNCTIONS = [
   'undo_step', 'in_net', 'locked', 'ipb', 'ipt_apply', 'ipt_loose', 'ipt_remove', 'bridge_up', 'lease_release', 'iface_home',
-  'put', 'cg_make', 'cg_enable', 'cg_join', 'cg_remove', 'bridge_make', 'bridge_down', 'leases_left', 'has_link',
+  'put', 'cg_make', 'cg_enable', 'cg_join', 'cg_remove', 'bridge_make', 'bridge_down', 'leases_left', 'has_link', 'flag',
 ] as const;
 
 export interface HostPlan {

@@ -193,6 +193,24 @@ describe('--net dens', () => {
     await expectNetClean(runs.map((r) => r.pid));
   });
 
+  it('a host step that fails ends the run naming it, and undoes what was made (an interface mincbr0 that is no bridge)', async () => {
+    ns.sh('ip link add mincbr0 type veth peer name mtv9');
+    try {
+      const r = await ns.mincDone(['-p', '8080:80', 'true']);
+      expect(r.exitCode).toBe(125);
+      expect(r.stderr).toMatch(/^minc: mincbr0 exists and is not a bridge \(minc did not make it\)$/m);
+      expect(r.stderr).toMatch(/^minc: The bridge mincbr0 .*: 'bridge_up .*' failed \(status 1\)$/m);
+      expect(tempdirsOf(r.pid)).toEqual([]);
+      expect(ns.links()).toContain('mincbr0');
+      expect(ns.leases()).toEqual([]);
+      expect(ns.mincRules()).toEqual([]);
+      expect(mincNetns([r.pid])).toEqual([]);
+    } finally {
+      ns.sh('ip link del mincbr0 2>/dev/null || true');
+    }
+    await expectNetClean([]);
+  });
+
   it('bad --port values are usage errors, nothing created', async () => {
     for (const [args, msg] of [
       [['-p', '0', 'true'], "minc: --port '0': host port '0' is not a port number (1-65535)"],
