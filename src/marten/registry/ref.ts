@@ -38,6 +38,7 @@ export function parseRef(spec: string): Ref {
   if (slash >= 0) {
     const first = rest.slice(0, slash);
     if (first.includes('.') || first.includes(':') || first === 'localhost') {
+      if (!/^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(?::\d{1,5})?$/.test(first)) bad(`bad registry '${first}'`);
       registry = first;
       rest = rest.slice(slash + 1);
     }

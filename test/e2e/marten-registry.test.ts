@@ -1,0 +1,194 @@
+/**
+ * marten against a real registry on loopback (Debian's docker-registry):
+ * push, pull back, run with minc -r, commit and push a sandbox, a
+ * two-platform index, skopeo as an independent client both ways, errors
+ * that leave the store unchanged, and MINCS's test.d/02_marten cases.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ociLayoutTar, sha, threeLayerImage } from '../helpers/images.js';
+import { lastLine, makeStore, type Run, type TestStore } from '../helpers/marten.js';
+import { makeBusyboxRootfs } from '../helpers/rootfs.js';
+import { freePort, startRegistry, type Registry } from '../helpers/registry.js';
+
+let reg: Registry;
+let src: TestStore;
+const stores: TestStore[] = [];
+let work: string;
+
+const fresh = (): TestStore => {
+  const s = makeStore();
+  stores.push(s);
+  return s;
+};
+const ok = (r: Run): Run => {
+  expect(r.exitCode, r.stderr).toBe(0);
+  return r;
+};
+/** One error line (progress lines, `marten: <digest>: ...`, may come before it), non-zero status. */
+function oneLineError(r: Run, re: RegExp): void {
+  expect(r.exitCode).not.toBe(0);
+  expect(r.stderr.trim().split('\n').filter((l) => !/^marten: [0-9a-f]{12}: /.test(l))).toHaveLength(1);
+  expect(r.stderr).toMatch(/^marten: /);
+  expect(r.stderr).toMatch(re);
+}
+const skopeo = (...args: string[]): string => execFileSync('skopeo', args, { encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } });
+
+beforeAll(async () => {
+  reg = await startRegistry();
+  src = fresh();
+  work = mkdtempSync('/tmp/marten-test-work-');
+  const tar = join(work, 'three.tar');
+  ociLayoutTar(threeLayerImage(), tar, { gzip: [true, true, false] });
+  ok(await src.marten(['import', tar, '--name', 'three']));
+});
+afterAll(async () => {
+  await reg?.stop();
+  for (const s of stores) s.remove();
+  rmSync(work, { recursive: true, force: true });
+});
+
+async function runsThreeLayers(s: TestStore, name: string): Promise<void> {
+  const r = await s.minc(['-r', name, 'sh', '-c', 'cat /etc/motd /keep /data/new; test -e /etc/gone && echo gone-present; test -e /data/old && echo old-present; echo end']);
+  expect(r.stdout).toBe('three layers\nkept\nnew\nend');
+  expect(r.exitCode).toBe(0);
+}
+
+describe('marten push and pull', () => {
+  it('pushes a 3-layer image that skopeo reads, and pulls it back into an empty store', async () => {
+    const r = ok(await src.marten(['push', 'three', `${reg.host}/test/three:v1`]));
+    expect(lastLine(r.stdout)).toMatch(new RegExp(`^${reg.host}/test/three:v1@sha256:[0-9a-f]{64}$`));
+    const info = JSON.parse(skopeo('inspect', '--tls-verify=false', `docker://${reg.host}/test/three:v1`)) as { Layers: string[]; Env: string[]; Architecture: string };
+    expect(info.Layers).toHaveLength(3);
+    expect(info.Env).toContain('GREETING=hello');
+    const dst = fresh();
+    const p = ok(await dst.marten(['pull', `${reg.host}/test/three:v1`]));
+    expect(p.stderr).toMatch(/: pull /);
+    expect((await dst.marten(['li'])).stdout).toMatch(/ three:v1$/m);
+    await runsThreeLayers(dst, 'three:v1');
+    expect((await dst.minc(['-r', 'three:v1'])).stdout).toBe('hello from /data');
+    // a second pull fetches nothing
+    const again = ok(await dst.marten(['pull', `${reg.host}/test/three:v1`]));
+    expect(again.stderr).not.toMatch(/: pull /);
+    expect(again.stderr).toMatch(/already in the store/);
+    // by digest too
+    const digest = lastLine(r.stdout).split('@')[1]!;
+    ok(await dst.marten(['pull', `${reg.host}/test/three@${digest}`, '--name', 'bydigest']));
+    await runsThreeLayers(dst, 'bydigest');
+  });
+
+  it('pushes a committed sandbox: what it deleted is an OCI whiteout and stays deleted after a pull', async () => {
+    const c = await src.minc(['-r', 'three', '--name', 'sandbox', 'sh', '-c', 'rm /keep /data/new; echo added > /added']);
+    expect(c.exitCode, c.stderr).toBe(0);
+    ok(await src.marten(['commit', 'sandbox', '--name', 'sandboxed']));
+    ok(await src.marten(['push', 'sandboxed', `${reg.host}/test/sandboxed`]));
+    const oci = join(work, 'skopeo-oci');
+    skopeo('copy', '--src-tls-verify=false', `docker://${reg.host}/test/sandboxed:latest`, `oci:${oci}`);
+    const index = JSON.parse(execFileSync('cat', [join(oci, 'index.json')], { encoding: 'utf8' })) as { manifests: { digest: string }[] };
+    const manifest = JSON.parse(execFileSync('cat', [join(oci, 'blobs/sha256', index.manifests[0]!.digest.slice(7))], { encoding: 'utf8' })) as { layers: { digest: string }[] };
+    expect(manifest.layers).toHaveLength(4);
+    const top = execFileSync('tar', ['-tzf', join(oci, 'blobs/sha256', manifest.layers[3]!.digest.slice(7))], { encoding: 'utf8' }).split('\n');
+    expect(top).toEqual(expect.arrayContaining(['.wh.keep', 'data/.wh.new', 'added']));
+    const dst = fresh();
+    ok(await dst.marten(['pull', `${reg.host}/test/sandboxed`]));
+    const r = await dst.minc(['-r', 'sandboxed', 'sh', '-c', 'cat /added /etc/motd; ls /data; test -e /keep || echo no-keep']);
+    expect(r.stdout).toBe('added\nthree layers\nno-keep');
+  });
+
+  it('pulls an image that skopeo pushed', async () => {
+    const dir = join(work, 'oci-src');
+    execFileSync('mkdir', ['-p', dir]);
+    const tar = join(work, 'src.tar');
+    ociLayoutTar(threeLayerImage(), tar, { gzip: [true, false, true] });
+    execFileSync('tar', ['-xf', tar, '-C', dir]);
+    skopeo('copy', '--dest-tls-verify=false', `oci:${dir}`, `docker://${reg.host}/skopeo/three:s1`);
+    const dst = fresh();
+    ok(await dst.marten(['pull', `${reg.host}/skopeo/three:s1`]));
+    await runsThreeLayers(dst, 'three:s1');
+  });
+
+  it('picks the host platform from a two-platform index, or the one --platform names', async () => {
+    const arm = join(work, 'arm.tar');
+    ociLayoutTar(threeLayerImage('arm64'), arm, { gzip: [true, true, true] });
+    ok(await src.marten(['import', arm, '--name', 'three-arm']));
+    const amdRef = lastLine(ok(await src.marten(['push', 'three', `${reg.host}/multi/three:amd64`])).stdout);
+    const armRef = lastLine(ok(await src.marten(['push', 'three-arm', `${reg.host}/multi/three:arm64`])).stdout);
+    const desc = async (ref: string, architecture: string): Promise<object> => {
+      const digest = ref.split('@')[1]!;
+      const res = await fetch(`http://${reg.host}/v2/multi/three/manifests/${digest}`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+      return { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size: Number(res.headers.get('content-length')), platform: { os: 'linux', architecture } };
+    };
+    const index = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [await desc(armRef, 'arm64'), await desc(amdRef, 'amd64')] });
+    const put = await fetch(`http://${reg.host}/v2/multi/three/manifests/latest`, { method: 'PUT', headers: { 'content-type': 'application/vnd.oci.image.index.v1+json' }, body: index });
+    expect(put.status).toBe(201);
+    const dst = fresh();
+    ok(await dst.marten(['pull', `${reg.host}/multi/three`]));
+    const amd = JSON.parse((await dst.marten(['inspect', 'three'])).stdout) as { config: { architecture: string } };
+    expect(amd.config.architecture).toBe('amd64');
+    ok(await dst.marten(['pull', '--platform', 'linux/arm64', `${reg.host}/multi/three`, '--name', 'three-arm']));
+    const armInfo = JSON.parse((await dst.marten(['inspect', 'three-arm'])).stdout) as { config: { architecture: string }; layers: unknown[] };
+    expect(armInfo.config.architecture).toBe('arm64');
+    const before = dst.snapshot();
+    oneLineError(await dst.marten(['pull', '--platform', 'linux/s390x', `${reg.host}/multi/three`]), /no image for linux\/s390x \(it has linux\/arm64, linux\/amd64; choose with --platform\)/);
+    expect(dst.snapshot()).toEqual(before);
+    expect(sha(index)).toMatch(/^sha256:/);
+  });
+});
+
+describe('marten pull and push errors: one line, non-zero, store unchanged', () => {
+  it('a missing tag, a closed port, an unknown host, a bad reference', async () => {
+    const dst = fresh();
+    ok(await dst.marten(['pull', `${reg.host}/test/three:v1`]));
+    const before = dst.snapshot();
+    oneLineError(await dst.marten(['pull', `${reg.host}/test/three:nope`]), /404 Not Found.*MANIFEST_UNKNOWN/);
+    oneLineError(await dst.marten(['pull', `${reg.host}/test/nothere`]), /404 Not Found/);
+    oneLineError(await dst.marten(['pull', `127.0.0.1:${await freePort()}/test/x`]), /ECONNREFUSED/);
+    oneLineError(await dst.marten(['pull', 'no-such-host.invalid/test/x']), /ENOTFOUND|EAI_AGAIN/);
+    oneLineError(await dst.marten(['pull', 'UPPER/case']), /not an image reference/);
+    oneLineError(await dst.marten(['push', 'nosuchimage', `${reg.host}/x/y`]), /no such image: nosuchimage/);
+    expect(dst.snapshot()).toEqual(before);
+    expect(readdirSync(join(dst.dir, 'tmp'))).toEqual([]);
+  });
+
+  it('a blob whose content does not match its digest', async () => {
+    const rootfs = makeBusyboxRootfs();
+    writeFileSync(join(rootfs.dir, 'payload'), 'x'.repeat(100_000));
+    ok(await src.marten(['import', rootfs.dir, '--name', 'victim']));
+    rootfs.remove();
+    ok(await src.marten(['push', 'victim', `${reg.host}/test/victim`]));
+    const info = JSON.parse((await src.marten(['inspect', 'victim'])).stdout) as { layers: { digest: string }[] };
+    const digest = info.layers[0]!.digest.slice(7);
+    const data = join(reg.dir, 'data/docker/registry/v2/blobs/sha256', digest.slice(0, 2), digest, 'data');
+    execFileSync('sh', ['-c', `printf 'corrupt' | dd of=${data} bs=1 seek=5000 conv=notrunc 2>/dev/null`]);
+    const dst = fresh();
+    ok(await dst.marten(['pull', `${reg.host}/test/three:v1`]));
+    const before = dst.snapshot();
+    oneLineError(await dst.marten(['pull', `${reg.host}/test/victim`]), /digest mismatch|unexpected end|invalid|incorrect/);
+    expect(dst.snapshot()).toEqual(before);
+    expect(readdirSync(join(dst.dir, 'tmp'))).toEqual([]);
+  });
+});
+
+describe("MINCS's test.d/02_marten against the loopback registry", () => {
+  const mincs = fresh;
+  let store: TestStore;
+  beforeAll(async () => {
+    store = mincs();
+    const rootfs = makeBusyboxRootfs();
+    ok(await src.marten(['import', rootfs.dir, '--name', 'alpine-like']));
+    rootfs.remove();
+    ok(await src.marten(['push', 'alpine-like', `${reg.host}/library/alpine`]));
+  });
+  it('00_pull: pulls an image, which lists as alpine', async () => {
+    ok(await store.marten(['pull', `${reg.host}/library/alpine`]));
+    expect((await store.marten(['li'])).stdout).toMatch(/alpine$/m);
+  });
+  it('01_run: runs the pulled image', async () => {
+    expect((await store.marten(['li'])).stdout).toMatch(/alpine/);
+    const r = await store.minc(['--debug', '-r', 'alpine', 'ls']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout.split('\n')).toEqual(expect.arrayContaining(['bin', 'etc']));
+  });
+});

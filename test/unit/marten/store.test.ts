@@ -1,0 +1,47 @@
+/** Store location, names, chain ids and platform choice (no root). */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { shortName } from '../../../src/marten/importer.js';
+import { chainIds, parsePlatform, sha256 } from '../../../src/marten/oci.js';
+import { pickPlatform } from '../../../src/marten/platform.js';
+import { DEFAULT_DIR, storeDir } from '../../../src/marten/store.js';
+
+describe('storeDir', () => {
+  it('is $MINCS_DIR, else MINCS_DIR= in the config file, else /var/lib/mincs', () => {
+    const dir = mkdtempSync('/tmp/marten-unit-conf-');
+    try {
+      const conf = join(dir, 'mincs.conf');
+      expect(storeDir({ MINCS_DIR: '/x' }, conf)).toBe('/x');
+      expect(storeDir({}, conf)).toBe(DEFAULT_DIR);
+      writeFileSync(conf, '# comment\nMINCS_DIR="/srv/mincs"\n');
+      expect(storeDir({}, conf)).toBe('/srv/mincs');
+      expect(storeDir({ MINCS_DIR: '/y' }, conf)).toBe('/y');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('names and ids', () => {
+  it('names an image as MINCS does: the last path component, with a tag other than latest', () => {
+    expect(shortName('docker.io/library/alpine:latest')).toBe('alpine');
+    expect(shortName('127.0.0.1:5000/test/three:v1')).toBe('three:v1');
+    expect(shortName('busybox')).toBe('busybox');
+    const d = `sha256:${'b'.repeat(64)}`;
+    expect(shortName(`h:1/x/y@${d}`)).toBe(`y@${d}`);
+  });
+  it('computes OCI ChainIDs', () => {
+    const a = sha256('a');
+    const b = sha256('b');
+    expect(chainIds([a, b])).toEqual([a, sha256(`${a} ${b}`)]);
+  });
+  it('picks a platform from an index, variant optional', () => {
+    const m = (architecture: string, variant?: string) => ({ mediaType: 'x', digest: `${architecture}${variant ?? ''}`, size: 1, platform: { os: 'linux', architecture, ...(variant ? { variant } : {}) } });
+    const all = [m('arm', 'v7'), m('arm64', 'v8'), m('amd64')];
+    expect(pickPlatform(all, parsePlatform('linux/amd64'))?.digest).toBe('amd64');
+    expect(pickPlatform(all, parsePlatform('linux/arm64'))?.digest).toBe('arm64v8');
+    expect(pickPlatform(all, parsePlatform('linux/arm/v6'))).toBeUndefined();
+    expect(() => parsePlatform('linux')).toThrow(/OS\/ARCH/);
+  });
+});
