@@ -40,8 +40,6 @@ export interface ExtraConfig {
   readonly debugfs?: boolean;
   /** --ftrace SCRIPT, as an absolute host path */
   readonly ftrace?: string;
-  /** -X: binds of the X11 socket directory and $XAUTHORITY */
-  readonly x11Binds?: readonly Bind[];
 }
 
 const read = (path: string): string | null => {
@@ -130,7 +128,9 @@ function validateCpu(mask: string | undefined): ExtraConfig['cpuMask'] {
   return { mask, taskset: tool('--cpu', 'taskset', 'util-linux') };
 }
 
-function validateX11(env: NodeJS.ProcessEnv): Bind[] {
+/** -X/--X11: binds of the X11 socket directory and $XAUTHORITY (validate puts them before the user's binds). */
+export function x11Binds(args: Pick<ExtraArgs, 'X11'>, env: NodeJS.ProcessEnv): Bind[] {
+  if (!args.X11) return [];
   if (!env.DISPLAY) throw new UsageError('-X/--X11: $DISPLAY is empty: there is no X display to share');
   const binds: Bind[] = [];
   if (existsSync('/tmp/.X11-unix')) binds.push(parseBind('/tmp/.X11-unix'));
@@ -151,7 +151,6 @@ export function validateExtra(args: ExtraArgs, env: NodeJS.ProcessEnv = process.
   const cpu = validateCpu(args.cpu);
   if (cpu) out.cpuMask = cpu;
   if (args.background) out.background = true;
-  if (args.X11) out.x11Binds = validateX11(env);
   if (args.debugfs) {
     if (!/\tdebugfs$/m.test(filesystems())) throw new UsageError('--debugfs: this kernel has no debugfs');
     out.debugfs = true;

@@ -11,7 +11,7 @@ import { readSettings, type Settings } from '../run/settings.js';
 import type { MincArgs } from './parse.js';
 import { callerFd } from '../run/fds.js';
 import { imageRun, type ImageRun } from '../marten/minc.js';
-import { validateExtra, type ExtraConfig } from './extra.js';
+import { validateExtra, x11Binds, type ExtraConfig } from './extra.js';
 
 export interface Bind {
   readonly source: string;
@@ -178,7 +178,7 @@ export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env): 
     keep: args.keep || tempdir !== undefined || image !== null,
     tempdir,
     name: args.name ?? image?.name ?? saved?.name,
-    binds: args.bind.map(parseBind),
+    binds: [...x11Binds(args, env), ...args.bind.map(parseBind)], // -X's binds first (src/options/extra.ts)
     user: (args.user ?? image?.user) !== undefined ? parseUser((args.user ?? image?.user)!, roots) : undefined,
     usedev: args.usedev,
     nocaps: args.nocaps !== undefined ? parseCaps(args.nocaps) : undefined,

@@ -199,8 +199,8 @@ export function buildPlan(input: PlanInput): Plan {
   return {
     vars,
     steps: [
-      ...rootSteps(input), ...procSysSteps(input), ...devSteps(input), ...maskSteps(input), ...etcSteps(input), ...bindSteps(input),
-      ...pivotSteps(input), ...extraNsSteps(input), ...lateBindSteps(input), ...launchSteps(input),
+      ...rootSteps(input), ...procSysSteps(input), ...devSteps(input), ...maskSteps(input), ...etcSteps(input), ...extraNsSteps(input), ...bindSteps(input),
+      ...pivotSteps(input), ...lateBindSteps(input), ...launchSteps(input),
     ],
   };
 }

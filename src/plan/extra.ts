@@ -1,47 +1,54 @@
 /**
- * Namespace-side steps of issue 4's options, run after pivot_root through
- * the host's loader (hostrun) like the other steps there: lo up for a plain
- * --net raw, debugfs (--debugfs), the ftrace pid filter and the user's
- * script (--ftrace), the X11 binds (-X), just before the user's binds.
+ * Namespace-side steps of issue 4's options, run before pivot_root with the
+ * host's tools on paths below the new root (like the /proc, /sys and /dev
+ * steps): lo up for a plain --net raw, debugfs (--debugfs), and for --ftrace
+ * tracefs, the pid filter on the container's init and the user's script --
+ * run with the host's view of the files, as MINCS's minc-hunt, since ftrace
+ * setup is host-side business.  (-X's binds are ordinary binds: validate
+ * puts them in config.binds.)
  */
-import { bindSteps, type PlanInput } from './build.js';
-import { PUT_OLD } from './paths.js';
+import type { PlanInput } from './build.js';
 import type { Step } from './types.js';
 
 /**
- * --ftrace: tracefs in the container's mount namespace, the pid filter of
- * events and function tracing set to the container's init (as the host
- * sees it; options/event-fork follows its children), then SCRIPT, sourced
- * in the tracefs directory with MINC_PID set (MINCS's minc-hunt).
+ * --ftrace: the pid filter of events (and of function tracing, where this
+ * kernel lets it be set) on the container's init as the host sees it, its
+ * children followed (options/event-fork), then SCRIPT sourced in the tracefs
+ * directory with MINC_PID set (MINCS's minc-hunt).
  */
 export const FTRACE_SH = [
-  'cd /sys/kernel/tracing || exit 1',
+  'cd "$3" || exit 1',
   'echo "$1" > set_event_pid || exit 1',
-  '[ ! -e set_ftrace_pid ] || echo "$1" > set_ftrace_pid || exit 1',
   '[ ! -e options/event-fork ] || echo 1 > options/event-fork',
-  '[ ! -e options/function-fork ] || echo 1 > options/function-fork',
+  'if [ -e set_ftrace_pid ]; then',
+  '  { echo "$1" > set_ftrace_pid; } 2>/dev/null || echo "minc: --ftrace: this kernel does not let set_ftrace_pid be written: function tracing is not filtered by pid" >&2',
+  '  [ ! -e options/function-fork ] || echo 1 > options/function-fork',
+  'fi',
   'MINC_PID=$1; export MINC_PID; . "$2"',
 ].join('\n');
 
+/** Where --ftrace mounts tracefs (in the container's private mount namespace; the host's mounts stay as they are). */
+export const TRACEFS = '/sys/kernel/tracing';
+
 export function extraNsSteps(input: PlanInput): Step[] {
-  const { config, facts } = input;
+  const { config, facts, tempdir } = input;
+  const root = `${tempdir}/root`;
   const steps: Step[] = [];
   const mount = facts.tools.mount ?? 'mount';
   if (config.net?.mode === 'raw' && !config.net.iface) {
-    steps.push({ why: 'Bring up lo in the new network namespace (--net raw)', argv: ['hostrun', config.net.tools.ip, 'link', 'set', 'lo', 'up'] });
+    steps.push({ why: 'Bring up lo in the new network namespace (--net raw)', argv: [config.net.tools.ip, 'link', 'set', 'lo', 'up'] });
   }
   if (config.debugfs) {
-    steps.push({ why: 'debugfs at /sys/kernel/debug (--debugfs)', argv: ['hostrun', mount, '-t', 'debugfs', '-o', 'nosuid,nodev,noexec', 'debugfs', '/sys/kernel/debug'] });
+    steps.push({ why: 'debugfs at /sys/kernel/debug (--debugfs)', argv: [mount, '-t', 'debugfs', '-o', 'nosuid,nodev,noexec', 'debugfs', `${root}/sys/kernel/debug`] });
   }
   if (config.ftrace) {
     steps.push(
-      { why: 'tracefs at /sys/kernel/tracing (--ftrace)', argv: ['hostrun', mount, '-t', 'tracefs', '-o', 'nosuid,nodev,noexec', 'tracefs', '/sys/kernel/tracing'] },
+      { why: `tracefs at ${TRACEFS}, for the --ftrace script (this mount namespace only)`, argv: [mount, '-t', 'tracefs', '-o', 'nosuid,nodev,noexec', 'tracefs', TRACEFS] },
       {
-        why: `Trace the container: pid filter on its init, then ${config.ftrace} in the tracefs directory`,
-        argv: ['hostrun', facts.tools.sh ?? 'sh', '-c', FTRACE_SH, 'minc-ftrace', { sh: '"$MINC_HOSTPID"' }, `${PUT_OLD}${config.ftrace}`],
+        why: `Trace the container: pid filter on its init, then ${config.ftrace} in the tracefs directory (MINC_PID set)`,
+        argv: [facts.tools.sh ?? 'sh', '-c', FTRACE_SH, 'minc-ftrace', { sh: '"$MINC_HOSTPID"' }, config.ftrace, TRACEFS],
       },
     );
   }
-  if (config.x11Binds?.length) steps.push(...bindSteps({ ...input, config: { ...config, binds: config.x11Binds } }));
   return steps;
 }

@@ -64,7 +64,8 @@ function settings(dir: string): { mincPid: number } {
 describe('-B/--background', () => {
   it('returns at once printing the temp dir; the container runs on in its own session; --stop cleans up', async () => {
     const t0 = Date.now();
-    const r = await minc(['-B', '-r', rootfs.dir, 'sh', '-c', 'echo started; echo oops >&2; exec sleep 60']);
+    const launcher = minc(['-B', '-r', rootfs.dir, 'sh', '-c', 'echo started; echo oops >&2; exec sleep 60']);
+    const r = await launcher;
     expect(r.exitCode, r.stderr).toBe(0);
     expect(Date.now() - t0).toBeLessThan(10_000);
     const dir = r.stdout.trim();
@@ -73,8 +74,8 @@ describe('-B/--background', () => {
     const { mincPid } = settings(dir);
     track(mincPid);
     // its own session (setsid), no controlling terminal, and it outlives the launcher
-    expect(r.pid).not.toBe(mincPid);
-    expect(alive(r.pid!)).toBe(false);
+    expect(launcher.pid).not.toBe(mincPid);
+    expect(alive(launcher.pid!)).toBe(false);
     const st = stat(mincPid)!;
     expect(Number(st[3])).toBe(mincPid);
     expect(st[4]).toBe('0');

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { HOST_BOOT, HOST_PATH, hostPlan, renderHostScript, undoLine, wrapLauncher } from '../../../src/host/run.js';
 import type { Config } from '../../../src/options/validate.js';
 import { parseArgs } from '../../../src/options/parse.js';
-import { validateExtra } from '../../../src/options/extra.js';
+import { validateExtra, x11Binds } from '../../../src/options/extra.js';
 import { parsePort, parseSubnet } from '../../../src/net/config.js';
 
 const scratch = mkdtempSync('/tmp/minc-unit-host-');
@@ -88,7 +88,8 @@ describe('libexec/minc-host', () => {
 describe('validation of issue 4 options', () => {
   const v = (argv: string[], env: NodeJS.ProcessEnv = {}) => validateExtra(parseArgs(argv), env);
   it('says what is wrong in one line', () => {
-    expect(() => v(['-X', 'true'])).toThrow('-X/--X11: $DISPLAY is empty: there is no X display to share');
+    expect(() => x11Binds(parseArgs(['-X', 'true']), {})).toThrow('-X/--X11: $DISPLAY is empty: there is no X display to share');
+    expect(x11Binds(parseArgs(['true']), {})).toEqual([]);
     expect(() => v(['--cpu', 'zz', 'true'])).toThrow("--cpu 'zz': expected a hexadecimal CPU mask");
     expect(() => v(['--cpu', '0', 'true'])).toThrow(/hexadecimal CPU mask/);
     expect(() => v(['--cpu', '100000000000000', 'true'])).toThrow(/none of these CPUs is online/);
