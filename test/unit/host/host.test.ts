@@ -7,6 +7,7 @@ import type { Config } from '../../../src/options/validate.js';
 import { parseArgs } from '../../../src/options/parse.js';
 import { validateExtra, x11Binds } from '../../../src/options/extra.js';
 import { parsePort, parseSubnet } from '../../../src/net/config.js';
+import { FTRACE_SH, extraNsSteps } from '../../../src/plan/extra.js';
 
 const scratch = mkdtempSync('/tmp/minc-unit-host-');
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -105,5 +106,23 @@ describe('validation of issue 4 options', () => {
     expect(v(['--net', 'true']).net).toMatchObject({ mode: 'raw', ports: [] });
     expect(v(['true'])).toEqual({});
     expect(v(['-c', '1', 'true']).cpuMask?.mask).toBe('1');
+  });
+});
+
+describe('namespace-side steps (src/plan/extra.ts)', () => {
+  const facts = { tools: { mount: '/bin/mount', sh: '/bin/sh' }, ldso: '/lib/ld.so', libpath: '/lib', ttyMode: false, existing: new Map(), hostname: 'h' } as never;
+  const steps = (over: Partial<Config>) => extraNsSteps({ config: config(over), facts, tempdir: '/run/minc1-aaaaaa' });
+
+  it('none for a plain run', () => {
+    expect(steps({})).toEqual([]);
+  });
+
+  it('lo up for a plain --net raw only; debugfs below the new root; ftrace with the host pid of init', () => {
+    expect(steps({ net: { mode: 'raw', ports: [], tools: { ip: '/sbin/ip' } } }).map((s) => s.argv)).toEqual([['/sbin/ip', 'link', 'set', 'lo', 'up']]);
+    expect(steps({ net: { mode: 'dens', ports: [], tools: { ip: '/sbin/ip' } } })).toEqual([]);
+    expect(steps({ debugfs: true }).map((s) => s.argv)).toEqual([['/bin/mount', '-t', 'debugfs', '-o', 'nosuid,nodev,noexec', 'debugfs', '/run/minc1-aaaaaa/root/sys/kernel/debug']]);
+    const ft = steps({ ftrace: '/srv/trace.sh' });
+    expect(ft.map((s) => s.argv[0])).toEqual(['/bin/mount', '/bin/sh']);
+    expect(ft[1]!.argv).toEqual(['/bin/sh', '-c', FTRACE_SH, 'minc-ftrace', { sh: '"$MINC_HOSTPID"' }, '/srv/trace.sh', '/sys/kernel/tracing']);
   });
 });
