@@ -15,10 +15,12 @@ import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 
 let rootfs: { dir: string; remove: () => void };
 let scratch: string;
+let emptyCwd: string;
 
 beforeAll(() => {
   rootfs = makeBusyboxRootfs();
   scratch = mkdtempSync('/tmp/minc-e2e-cleanup-');
+  emptyCwd = mkdtempSync(join(scratch, 'cwd-'));
 });
 
 afterAll(() => {
@@ -48,15 +50,19 @@ async function stepReasons(args: string[]): Promise<string[]> {
 
 describe('a step that fails midway (failure injected with strace)', () => {
   const bindSrc = () => mkdtempSync(join(scratch, 'src-'));
-  const CASES: [string, string[], (src: string) => string[], RegExp][] = [
-    ['the fresh /proc mount', ['-P', '/proc', '-e', 'trace=mount', '-e', 'inject=mount:error=EPERM'], () => [], /procfs/],
-    ['the devpts mount', ['-P', '/dev/pts', '-e', 'trace=mount', '-e', 'inject=mount:error=EPERM'], () => [], /devpts/],
-    ['a mknod of /dev/null', ['-e', 'trace=mknodat,mknod', '-e', 'inject=mknodat:error=EPERM'], () => [], /\/dev\/null/],
-    ['pivot_root', ['-e', 'trace=pivot_root', '-e', 'inject=pivot_root:error=EINVAL'], () => [], /pivot_root/],
-    ['the second mount call of a mount process (a read-only remount)', ['-e', 'trace=mount', '-e', 'inject=mount:error=EPERM:when=2'],
+  // The steps run before pivot_root on paths below the temp dir, whose name is not known in advance:
+  // a mount is picked by its source (strace -P matches any path argument, `proc` and `devpts` too),
+  // or by its order within one process (strace counts per process; each step is a process of its own).
+  // The sources and reasons are those `minc --dry-run` shows.
+  const CASES: [string, (src: string, src2: string) => string[], (src: string, src2: string) => string[], RegExp][] = [
+    ['the fresh /proc mount', () => ['-P', 'proc', '-e', 'trace=mount', '-e', 'inject=mount:error=EPERM'], () => [], /procfs/],
+    ['the devpts mount', () => ['-P', 'devpts', '-e', 'trace=mount', '-e', 'inject=mount:error=EPERM'], () => [], /devpts/],
+    ['the first mknod (mkfifo of the start fifos)', () => ['-e', 'trace=mknodat,mknod', '-e', 'inject=mknodat:error=EPERM'], () => [], /fifos/],
+    ['pivot_root', () => ['-e', 'trace=pivot_root', '-e', 'inject=pivot_root:error=EINVAL'], () => [], /pivot_root/],
+    ['the second mount call of a mount process (a read-only remount)', () => ['-e', 'trace=mount', '-e', 'inject=mount:error=EPERM:when=2'],
       (src) => ['-b', `${src}:/robind:ro`], /read-only/],
-    ['the last user bind', ['-P', '/last-bind', '-e', 'trace=mount', '-e', 'inject=mount:error=EPERM'],
-      (src) => ['-b', `${src}:/first-bind`, '-b', `${src}:/last-bind`], /\/last-bind/],
+    ['the last user bind', (_src, src2) => ['-P', src2, '-e', 'trace=mount', '-e', 'inject=mount:error=EPERM'],
+      (src, src2) => ['-b', `${src}:/first-bind`, '-b', `${src2}:/last-bind`], /\/last-bind/],
   ];
 
   for (const [what, straceArgs, extra, stepRe] of CASES) {
@@ -64,11 +70,13 @@ describe('a step that fails midway (failure injected with strace)', () => {
       const base = privateBase();
       const key = `never-${unique()}`;
       const src = bindSrc();
-      const args = ['-r', rootfs.dir, ...extra(src), 'echo', key];
+      const src2 = bindSrc();
+      const args = ['-r', rootfs.dir, ...extra(src, src2), 'echo', key];
       try {
         const reasons = await stepReasons(args);
-        const r = await execa('strace', ['-f', '-o', '/dev/null', ...straceArgs, MINC, ...args],
-          { reject: false, stdin: 'ignore', timeout: 60_000, env: base.env });
+        // (cwd: an empty directory, so that -P proc names nothing but the word proc)
+        const r = await execa('strace', ['-f', '-o', '/dev/null', ...straceArgs(src, src2), MINC, ...args],
+          { reject: false, stdin: 'ignore', timeout: 60_000, env: base.env, cwd: emptyCwd });
         expect(r.stdout).not.toContain(key);
         expect(r.exitCode).not.toBe(0);
         const lines = r.stderr.split('\n').filter((l) => l.startsWith('minc: '));
@@ -81,6 +89,7 @@ describe('a step that fails midway (failure injected with strace)', () => {
         expect(mincMounts()).toEqual([]);
         await waitFor(() => processesWithArg(key).length === 0, 'the container processes to end', 3_000);
         expect(readdirSync(src)).toEqual([]);
+        expect(readdirSync(src2)).toEqual([]);
       } finally {
         base.remove();
       }

@@ -56,6 +56,31 @@ describe('--user', () => {
     expect(r.stderr).toMatch(/Permission denied/);
   });
 
+  it("the supplementary groups are the user's in the container root's /etc/group, not root's", async () => {
+    // the rootfs's group file lists user in staff (50)
+    const r = await runMinc(['--user', 'user', '-r', rootfs.dir, 'sh', '-c', "grep -E '^(Uid|Gid|Groups):' /proc/self/status"]);
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/^Uid:\s+1000\s+1000\s+1000\s+1000$/m);
+    expect(r.stdout).toMatch(/^Gid:\s+1000\s+1000\s+1000\s+1000$/m);
+    const groups = /^Groups:\s*(.*)$/m.exec(r.stdout)?.[1]?.trim().split(/\s+/).map(Number).sort((a, b) => a - b);
+    expect(groups).toEqual([50, 1000]);
+  });
+
+  it('with --nocaps too (capsh switches user), even when the switch capabilities are dropped', async () => {
+    for (const caps of ['all', 'sys_chroot,setuid,setgid', 'net_raw']) {
+      const r = await runMinc(['--user', 'user', '--nocaps', caps, '-r', rootfs.dir, 'sh', '-c', "grep -E '^(Uid|Gid|Groups|CapBnd):' /proc/self/status"]);
+      expect(r.stderr, caps).toBe('');
+      expect(r.exitCode, caps).toBe(0);
+      expect(r.stdout, caps).toMatch(/^Uid:\s+1000\s+1000\s+1000\s+1000$/m);
+      expect(r.stdout, caps).toMatch(/^Gid:\s+1000\s+1000\s+1000\s+1000$/m);
+      const groups = /^Groups:\s*(.*)$/m.exec(r.stdout)?.[1]?.trim().split(/\s+/).map(Number).sort((a, b) => a - b);
+      expect(groups, caps).toEqual([50, 1000]);
+      // the drop holds: cap_setuid (7) is gone from the bounding set with all and setuid, kept with net_raw
+      expect(capBit(r.stdout, 'CapBnd', 7), caps).toBe(caps === 'net_raw');
+    }
+  });
+
   it("a name is looked up in the container root's /etc/passwd and /etc/group", async () => {
     const r = await runMinc(['--user', 'user:staff', '-r', rootfs.dir, 'sh', '-c', 'id -u; id -g']);
     expect(r.exitCode).toBe(0);
@@ -100,9 +125,13 @@ describe('--as-pid-1', () => {
   });
 
   it("passes the command's exit status, and the host root is detached there too", async () => {
-    const r = await runMinc(['--as-pid-1', '-r', rootfs.dir, 'sh', '-c', "grep -c minc-oldroot /proc/mounts; ls -A /tmp | wc -l; exit 9"]);
+    // pivot_root put the host root on /tmp: once it is detached, /tmp is the container's empty tmpfs again
+    const r = await runMinc(['--as-pid-1', '-r', rootfs.dir, 'sh', '-c', "grep ' /tmp' /proc/mounts; ls -A /tmp | wc -l; ls -d /tmp/usr /tmp/etc 2>/dev/null | wc -l; exit 9"]);
     expect(r.exitCode).toBe(9);
-    expect(r.stdout).toBe('0\n0');
+    const lines = r.stdout.split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^tmpfs \/tmp tmpfs /);
+    expect(lines.slice(1)).toEqual(['0', '0']);
   });
 });
 
@@ -156,23 +185,26 @@ describe('file descriptors', () => {
 describe("the command's environment", () => {
   it('MINC_* variables (the caller\'s and minc\'s own) do not reach the command; the rest does', async () => {
     const r = await runMinc(['-r', rootfs.dir, 'env'], {
-      env: { ...process.env, MINC_FOO: 'caller', MINC_STAGE: 'x', MINC_DEBUG: '1', KEEP_ME: 'kept value' },
+      env: { ...process.env, MINC_FOO: 'caller', MINC_STAGE: 'x', MINC_DEBUG: '1', minc_s: 'caller', KEEP_ME: 'kept value' },
     });
     expect(r.exitCode).toBe(0);
     const names = r.stdout.split('\n').map((l) => l.split('=')[0]);
-    expect(names.filter((n) => n?.startsWith('MINC_'))).toEqual([]);
+    expect(names.filter((n) => /^minc_/i.test(n ?? ''))).toEqual([]);
     expect(r.stdout).toMatch(/^KEEP_ME=kept value$/m);
     expect(r.stdout).not.toMatch(/^_s=/m);
   });
 
   it("no internal state of minc's stage leaks into the environment (temp dir path, init's /proc/self/stat)", async () => {
     // a caller's shell exports `_` (bash always does)
-    const p = spawnTracked(MINC, ['-r', rootfs.dir, 'env'], { env: { ...process.env, _: MINC }, extendEnv: false });
+    const { OLDPWD: _callers, ...callerEnv } = process.env;
+    const p = spawnTracked(MINC, ['-r', rootfs.dir, 'env'], { env: { ...callerEnv, _: MINC }, extendEnv: false });
     const r = await p;
     expect(r.exitCode).toBe(0);
     const env = new Map(r.stdout.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
-    const leaks = [...env].filter(([k, v]) => /\/minc\d+-\w{6}|minc-init|\.minc-oldroot/.test(v) || (k === '_' && v !== MINC));
+    const leaks = [...env].filter(([k, v]) => /\/minc\d+-\w{6}|minc-init/.test(v) || /^minc_/i.test(k) || (k === '_' && v !== MINC));
     expect(leaks).toEqual([]);
+    // the stage's cd into the new root is not remembered either (a caller without OLDPWD gets none)
+    expect(env.has('OLDPWD')).toBe(false);
   });
 });
 

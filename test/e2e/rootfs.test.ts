@@ -3,7 +3,7 @@
  * -r, --direct), /dev, /proc, /sys, /tmp, /etc, user binds, and that a chroot
  * breakout or a symlink in a rootfs cannot reach the host.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectNothingLeft, runMinc, unique } from '../helpers/e2e.js';
@@ -25,6 +25,9 @@ afterAll(() => {
   rmSync(scratch, { recursive: true, force: true });
   expectNothingLeft();
 });
+
+/** path is a symlink (existsSync follows links: a dangling one would not show). */
+const isLink = (path: string): boolean => lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
 
 /** Run sh -c script in the busybox rootfs; expects success. */
 async function inRootfs(script: string, extra: string[] = []): Promise<string> {
@@ -77,13 +80,51 @@ describe('the root', () => {
     }
   });
 
+  it('--direct leaves no /etc/resolv.conf, /etc/hosts or /etc/mtab in a rootfs that has none', async () => {
+    const own = makeBusyboxRootfs();
+    try {
+      const etc = readdirSync(join(own.dir, 'etc')).sort();
+      const r = await runMinc(['--direct', '-r', own.dir, '--name', 'direct-etc', 'sh', '-c', 'ls /etc; hostname']);
+      expect(r.stderr).toBe('');
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout.split('\n').at(-1)).toBe('direct-etc');
+      for (const f of ['resolv.conf', 'hosts', 'mtab']) {
+        expect(existsSync(join(own.dir, 'etc', f)) || isLink(join(own.dir, 'etc', f)), f).toBe(false);
+      }
+      expect(readdirSync(join(own.dir, 'etc')).sort()).toEqual(etc);
+    } finally {
+      own.remove();
+    }
+  });
+
+  it("--direct binds minc's resolv.conf and hosts on plain files the rootfs has, leaving the files as they were", async () => {
+    const own = makeBusyboxRootfs();
+    try {
+      writeFileSync(join(own.dir, 'etc/resolv.conf'), 'nameserver 192.0.2.53\n');
+      writeFileSync(join(own.dir, 'etc/hosts'), '192.0.2.1 original\n');
+      const r = await runMinc(['--direct', '-r', own.dir, '--name', 'direct-hosts', 'sh', '-c',
+        'cat /etc/hosts; echo ---; cat /etc/resolv.conf; echo "192.0.2.9 written" >> /etc/hosts']);
+      expect(r.stderr).toBe('');
+      expect(r.exitCode).toBe(0);
+      const [hosts, resolv] = r.stdout.split('---\n');
+      expect(hosts).toMatch(/\sdirect-hosts$/m);
+      expect(hosts).not.toContain('original');
+      expect(resolv!.trim()).toBe(readFileSync('/etc/resolv.conf', 'utf8').trim());
+      expect(readFileSync(join(own.dir, 'etc/resolv.conf'), 'utf8')).toBe('nameserver 192.0.2.53\n');
+      expect(readFileSync(join(own.dir, 'etc/hosts'), 'utf8')).toBe('192.0.2.1 original\n');
+      expect(existsSync(join(own.dir, 'etc/mtab')) || isLink(join(own.dir, 'etc/mtab'))).toBe(false);
+    } finally {
+      own.remove();
+    }
+  });
+
   it('a chroot breakout (mkdir x; chroot x; cd ../../..; chroot .) lands in the container root', async () => {
     // perl (perl-base, on every Debian) calls chroot(2) without chdir, as the classic breakout does
     const inside = `inside-${unique()}`;
     const script = `echo ${inside} > /minc-breakout-marker; cd /tmp;
       perl -e 'mkdir "x"; chroot "x" or die "chroot x: $!"; chdir ".." for 1..64; chroot "." or die "chroot .: $!";
         open(F, "<", "/minc-breakout-marker") or die "escaped: no marker: $!"; print <F>;
-        print -e "/tmp/.minc-oldroot" ? "oldroot-visible\\n" : "";'`;
+        print -e "/tmp/etc/passwd" || -e "/tmp/usr" ? "oldroot-visible\\n" : "";'`;
     const r = await runMinc(['sh', '-c', script]);
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
@@ -262,7 +303,10 @@ describe('/tmp, /etc and the mount table', () => {
     const mounts = parseMounts(await inRootfs('cat /proc/mounts'));
     const allowed = /^(\/|\/tmp|\/proc(\/.*)?|\/sys|\/sys\/.*|\/dev(\/(pts|shm|mqueue))?|\/etc\/(resolv\.conf|hosts))$/;
     expect(mounts.filter((m) => !allowed.test(m.mp))).toEqual([]);
-    expect(mounts.filter((m) => m.mp.startsWith('/tmp/.minc-oldroot') || m.mp.startsWith('/run'))).toEqual([]);
+    // the host root sat on /tmp (pivot_root's put_old) until it was detached: one mount there, the container's tmpfs
+    expect(mounts.filter((m) => m.mp === '/tmp' || m.mp.startsWith('/tmp/'))).toEqual([expect.objectContaining({ mp: '/tmp' })]);
+    expect(mounts.filter((m) => m.mp === '/tmp')[0]).toMatchObject({ type: 'tmpfs' });
+    expect(mounts.filter((m) => m.mp.startsWith('/run'))).toEqual([]);
     // nothing is mounted twice at / (the host root is detached, not just covered)
     expect(mounts.filter((m) => m.mp === '/')).toHaveLength(1);
   });

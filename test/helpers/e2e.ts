@@ -118,9 +118,13 @@ export function privateBase(): { dir: string; env: NodeJS.ProcessEnv; entries: (
   };
 }
 
-/** Entries of /run that are not minc temp dirs nor private bases (other runs may come and go meanwhile). */
+/**
+ * Entries of /run that are not minc temp dirs nor scratch of end-to-end tests
+ * (private bases, other test files' minc-e2e-* dirs): other runs and tests may
+ * come and go meanwhile.
+ */
 export function runEntriesButMinc(): string[] {
-  return readdirSync('/run').filter((n) => !/^minc\d+-\w{6}$/.test(n) && !n.startsWith('minc-e2e-base-')).sort();
+  return readdirSync('/run').filter((n) => !/^minc\d+-\w{6}$/.test(n) && !n.startsWith('minc-e2e-')).sort();
 }
 
 /** The temp dir named by minc's "to reuse this, run: minc ... -t DIR ..." line on stderr. */

@@ -190,10 +190,12 @@ describe('buildPlan: order', () => {
   });
 
   it('is the concatenation of the stage builders', () => {
-    const i = input({ name: 'c1', binds: [{ source: '/srv', target: '/srv', readonly: true }] }, { tty: '/dev/pts/4' });
+    // (--debugfs: the option steps of issue 4 have a place in the order too)
+    const i = input({ name: 'c1', binds: [{ source: '/srv', target: '/srv', readonly: true }], debugfs: true }, { tty: '/dev/pts/4' });
+    expect(extraNsSteps(i).length).toBeGreaterThan(0);
     expect(buildPlan(i).steps).toEqual([
-      ...rootSteps(i), ...procSysSteps(i), ...devSteps(i), ...maskSteps(i), ...etcSteps(i), ...bindSteps(i),
-      ...pivotSteps(i), ...extraNsSteps(i), ...lateBindSteps(i), ...launchSteps(i),
+      ...rootSteps(i), ...procSysSteps(i), ...devSteps(i), ...maskSteps(i), ...etcSteps(i), ...extraNsSteps(i), ...bindSteps(i),
+      ...pivotSteps(i), ...lateBindSteps(i), ...launchSteps(i),
     ]);
     expect(pivotSteps(i).map((st) => prog(st))).toEqual(['cd', toolPath('pivot_root')]);
   });
@@ -509,7 +511,7 @@ describe('buildPlan: stage variables', () => {
       MINC_DEBUG: '1', MINC_DBG_ON: '<', MINC_DBG_OFF: '>', MINC_ORIG: PUT_OLD, MINC_LDSO: LDSO, MINC_TEMPDIR: TEMP,
       MINC_DIRECT: '0', MINC_TTYMODE: '1', MINC_PRESERVE_FDS: '2',
       MINC_LIBPATH: LIBPATH.split(':').map((d) => PUT_OLD + d).join(':'), MINC_MOUNT: toolPath('mount'),
-      MINC_UMOUNT: toolPath('umount'), MINC_MKDIR: toolPath('mkdir'), MINC_PIVOTROOT: toolPath('pivot_root'),
+      MINC_UMOUNT: toolPath('umount'), MINC_MKDIR: toolPath('mkdir'), MINC_TOUCH: toolPath('touch'), MINC_RM: toolPath('rm'), MINC_LN: toolPath('ln'),
     });
     expect(buildPlan(input()).vars).toMatchObject({ MINC_DEBUG: '0', MINC_DBG_ON: '', MINC_DBG_OFF: '', MINC_TTYMODE: '0', MINC_PRESERVE_FDS: '0' });
   });
