@@ -7,6 +7,7 @@
  */
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectNothingLeft, reuseDir, removeKept, sleep, tempdirsOf, waitFor } from '../helpers/e2e.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
@@ -209,6 +210,22 @@ describe('--net dens', () => {
       ns.sh('ip link del mincbr0 2>/dev/null || true');
     }
     await expectNetClean([]);
+  });
+
+  it('SIGTERM while the host side is being set up ends the run with 143 and undoes what was made', async () => {
+    // hold the lease lock: the first container's host stage waits for it in bridge_up
+    mkdirSync(ns.stateDir, { recursive: true });
+    const holder = execa('flock', [`${ns.stateDir}/lock`, 'sleep', '1'], { reject: false });
+    await sleep(100);
+    const p = ns.minc(['-p', '8080:80', 'true']);
+    await waitFor(() => ns.leases().length === 1, 'the lease', 5000);
+    await sleep(100);
+    p.kill('SIGTERM');
+    await holder;
+    const r = await p;
+    expect(r.exitCode).toBe(143);
+    expect(tempdirsOf(p.pid)).toEqual([]);
+    await expectNetClean([p.pid]);
   });
 
   it('bad --port values are usage errors, nothing created', async () => {
