@@ -72,6 +72,10 @@ export function prepareTempdir(config: Config, facts: Facts, cleanup: CleanupSta
     cleanup.push('Say how to reuse the kept directory', () => info(`to reuse this, run: ${cmd.join(' ')} ...`));
   }
   for (const d of ['root', 'storage', 'work']) mkdirSync(join(dir, d), { recursive: true });
+  // the start fifos of an earlier run of a reused dir (made again by the stage), and gone when a kept dir is left
+  const fifos = (): void => ['ready', 'go'].forEach((f) => rmSync(join(dir, f), { force: true }));
+  if (config.tempdir) fifos();
+  if (config.keep) cleanup.push('Remove the start fifos from the kept directory', fifos);
   const name = config.name ?? facts.hostname;
   writeFileSync(join(dir, 'resolv.conf'), resolvConf());
   writeFileSync(join(dir, 'hosts'), hostsFile(name));
