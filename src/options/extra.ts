@@ -142,7 +142,23 @@ export function x11Binds(args: Pick<ExtraArgs, 'X11'>, env: NodeJS.ProcessEnv): 
   return binds;
 }
 
-export function validateExtra(args: ExtraArgs, env: NodeJS.ProcessEnv = process.env): ExtraConfig {
+/**
+ * `--net WORD` where WORD is no mode: MINCS takes WORD as the command.  When
+ * the container's root has no such command either, say both at once, before
+ * anything is made (MINCS's test.d/03_network/parse.sh: `--net nonexist` fails).
+ */
+function checkNetWord(args: ExtraArgs & { command?: readonly string[] }, env: NodeJS.ProcessEnv, roots: readonly string[]): void {
+  const word = args.command?.[0];
+  if (args.net !== '' || !word || word.includes('/') || roots.length === 0) return;
+  const path = (env.PATH || '/usr/local/bin:/usr/bin:/bin').split(':').filter((d) => d.startsWith('/'));
+  for (const root of roots) {
+    for (const d of path) if (existsSync(`${root}${d}/${word}`)) return;
+  }
+  throw new UsageError(`--net: '${word}' is neither a network mode (raw, raw,IFACE or dens) nor a command in the container's PATH`);
+}
+
+export function validateExtra(args: ExtraArgs & { command?: readonly string[] }, env: NodeJS.ProcessEnv = process.env, roots: readonly string[] = []): ExtraConfig {
+  checkNetWord(args, env, roots);
   const out: { -readonly [K in keyof ExtraConfig]: ExtraConfig[K] } = {};
   const net = validateNet(args, env);
   if (net) out.net = net;

@@ -187,6 +187,6 @@ export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env): 
     debug: args.debug,
     dryRun: args.dryRun,
     ...(image ? { image, layers: image.layers, env: image.env, workdir: image.workdir } : {}),
-    ...validateExtra(args, env),
+    ...validateExtra(args, env, roots),
   };
 }

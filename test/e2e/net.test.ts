@@ -62,11 +62,16 @@ describe('MINCS test.d', () => {
       expect(r.exitCode, `${args.join(' ')}: ${r.stderr}`).toBe(0);
       expect(r.stdout).toMatch(/PID/);
     }
-    // MINCS: a word after --net that is no mode is the command
+    // MINCS: a word after --net that is no mode is the command; here there is no such command either
     const bad = await ns.mincDone(['--net', 'nonexist'], { env });
-    expect(bad.exitCode).not.toBe(0);
-    expect(bad.stderr.trim()).toBe('minc: nonexist: command not found');
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr.trim()).toBe("minc: --net: 'nonexist' is neither a network mode (raw, raw,IFACE or dens) nor a command in the container's PATH");
+    expect(tempdirsOf(bad.pid)).toEqual([]);
     runs.push(bad.pid);
+    // a command that exists is run
+    const cmd = await ns.mincDone(['--net', 'hostname'], { env });
+    expect(cmd.exitCode, cmd.stderr).toBe(0);
+    runs.push(cmd.pid);
     await expectNetClean(runs);
   });
 });

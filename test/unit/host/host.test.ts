@@ -100,6 +100,16 @@ describe('validation of issue 4 options', () => {
     expect(() => v(['--net=bogus', 'true'])).toThrow("--net 'bogus': unknown network mode");
   });
 
+  it('--net WORD: WORD is the command (MINCS) when the root has it, else a usage error naming both', () => {
+    const root = join(scratch, 'root');
+    execFileSync('mkdir', ['-p', `${root}/usr/bin`]);
+    writeFileSync(`${root}/usr/bin/mytool`, '');
+    expect(validateExtra(parseArgs(['--net', 'mytool']), { PATH: '/usr/bin' }, [root]).net?.mode).toBe('raw');
+    expect(() => validateExtra(parseArgs(['--net', 'nonexist']), { PATH: '/usr/bin' }, [root]))
+      .toThrow("--net: 'nonexist' is neither a network mode (raw, raw,IFACE or dens) nor a command in the container's PATH");
+    expect(() => validateExtra(parseArgs(['--net', './nonexist']), { PATH: '/usr/bin' }, [root])).not.toThrow();
+  });
+
   it('-p implies dens, also after a bare --net; nothing asked, nothing added', () => {
     expect(v(['-p', '80', 'true']).net?.mode).toBe('dens');
     expect(v(['--net', '-p', '80', 'true']).net?.mode).toBe('dens');
