@@ -126,6 +126,26 @@ describe('--cpu-quota and --cpu', () => {
   });
 });
 
+describe('the v2 mechanics on the host\'s own cgroup2 hierarchy (hybrid: no memory/cpu/pids there, hugetlb is)', () => {
+  const v2 = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' - ')).find(([, post]) => post?.startsWith('cgroup2 '))?.[0]?.split(' ')[4];
+  it.runIf(v2 !== undefined && hier.memory?.version === 1)('cg_make, cg_enable, cg_join and cg_remove (libexec/minc-host) make, fill and remove mincs/NAME', async () => {
+    const name = `minc${process.pid}-v2test`;
+    const dir = `${v2}/mincs/${name}`;
+    const lib = readFileSync(new URL('../../libexec/minc-host', import.meta.url), 'utf8');
+    const vars = 'MINC_DEBUG=0 MINC_DBG_ON= MINC_DBG_OFF= MINC_MKDIRP=mkdir MINC_RMDIR=rmdir MINC_SLEEP=sleep';
+    const listed = (readFileSync(`${v2}/cgroup.controllers`, 'utf8').trim().split(/\s+/).filter(Boolean)[0]) ?? '';
+    // the container side is another sh that joins (cg_join moves the shell itself, $$) and execs on
+    const join = `${lib}\n${vars}\ncg_join "$1" && exec sh -c 'cat /proc/self/cgroup; sleep 0.3'`;
+    const r = await execa('sh', ['-c', `${lib}\n${vars}\ncg_make "$1" && { [ -z "$2" ] || cg_enable "$1" "+$2"; } || exit 1
+sh -c "$3" minc-join "$1" & sleep 0.1; wc -l < "$1/cgroup.procs"; wait; cg_remove "$1"; [ -d "$1" ] && echo left; [ -d "\${1%/*}" ] && echo parent-left; true`, 'sh', dir, listed, join], { reject: false });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`0::/mincs/${name}`);
+    expect(r.stdout).toMatch(/^[12]$/m);
+    expect(r.stdout).not.toMatch(/left/);
+    expect(existsSync(dir)).toBe(false);
+  });
+});
+
 describe('what the host cannot honour is a clear error, nothing created', () => {
   it('bad values', async () => {
     for (const [args, msg] of [
