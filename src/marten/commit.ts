@@ -5,7 +5,7 @@
  */
 import { existsSync, lstatSync, mkdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
+import { run } from './proc.js';
 import { MincError, withContext } from '../errors.js';
 import { checkName, setImageName } from './install.js';
 import { imageConfig, resolveContainer, shortId } from './model.js';
@@ -41,7 +41,7 @@ export async function commitContainer(store: Store, ref: string, opts: { name?: 
       const id = randomId();
       const img = join(staging, id);
       mkdirSync(img);
-      await execa('cp', ['-a', '--reflink=auto', '--', `${storage}/.`, join(img, 'root')]);
+      await run('cp', ['-a', '--reflink=auto', '--', `${storage}/.`, join(img, 'root')]);
       dropMincArtifacts(join(img, 'root'));
       const config = { ...imageConfig(store, c.baseid!), created: new Date().toISOString() };
       writeFileSync(join(img, 'baseid'), `${c.baseid}\n`);

@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { execa } from 'execa';
+import { run } from './proc.js';
 import { MincError, withContext } from '../errors.js';
 import { installImage, checkName, setImageName, type StagedLayer } from './install.js';
 import { untarLayerFile } from './layers/extract.js';
@@ -56,9 +56,9 @@ async function importDir(store: Store, dir: string, name?: string): Promise<stri
     const img = join(staging, id);
     mkdirSync(img);
     try {
-      await execa('cp', ['-a', '--reflink=auto', '--', `${dir}/.`, join(img, 'root')]);
+      await run('cp', ['-a', '--reflink=auto', '--', `${dir}/.`, join(img, 'root')]);
     } catch (err) {
-      throw new MincError(`importing ${dir}: copying: ${(err as { stderr?: string }).stderr?.trim().split('\n')[0] ?? String(err)}`);
+      throw withContext(`importing ${dir}: copying`, err);
     }
     writeFileSync(join(img, 'layer.json'), '{}\n');
     writeFileSync(join(img, 'config.json'), JSON.stringify(defaultConfig()));
@@ -75,9 +75,9 @@ async function importTarball(store: Store, file: string, name?: string): Promise
     const outer = join(staging, 'archive');
     mkdirSync(outer);
     try {
-      await execa('tar', ['-x', '-f', file, '-C', outer, '--no-same-owner', '--no-same-permissions']);
+      await run('tar', ['-x', '-f', file, '-C', outer, '--no-same-owner', '--no-same-permissions']);
     } catch (err) {
-      throw new MincError(`not a tar archive: ${(err as { stderr?: string }).stderr?.trim().split('\n')[0] ?? String(err)}`);
+      throw withContext('not a tar archive', err);
     }
     let image: ArchiveImage;
     if (existsSync(join(outer, 'oci-layout'))) image = readOciLayout(outer);
@@ -88,7 +88,7 @@ async function importTarball(store: Store, file: string, name?: string): Promise
       const root = join(staging, `layer${i}`);
       let diffId: string;
       try {
-        diffId = (await untarLayerFile(l.file, root, l.mediaType, l.digest)).diffId;
+        diffId = await untarLayerFile(l.file, root, l.mediaType, l.digest);
       } catch (err) {
         throw withContext(`layer ${i + 1} (${l.file.slice(outer.length + 1)})`, err);
       }

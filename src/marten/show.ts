@@ -1,15 +1,15 @@
 /** marten lc|list, li|images, inspect: reading the store for people and scripts. */
 import { join } from 'node:path';
-import { execa } from 'execa';
+import { run } from './proc.js';
 import { MincError } from '../errors.js';
 import { imageConfig, layerChain, layerInfo, listContainers, listImages, readContainer, readImage, resolveContainer, resolveImage, shortId } from './model.js';
 import type { Store } from './store.js';
 import { humanSize } from './util.js';
 
 async function du(dir: string): Promise<string> {
-  const r = await execa('du', ['-sb', dir], { reject: false });
-  const n = Number(String(r.stdout).split('\t')[0]);
-  return Number.isFinite(n) && r.exitCode === 0 ? humanSize(n) : '?';
+  const r = await run('du', ['-sb', dir], false);
+  const n = Number(r.stdout.toString().split('\t')[0]);
+  return Number.isFinite(n) && r.status === 0 ? humanSize(n) : '?';
 }
 
 const idCol = (id: string, long: boolean): string => (long ? id : shortId(id));

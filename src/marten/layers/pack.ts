@@ -10,20 +10,20 @@ import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, constants as zc } from 'node:zlib';
-import { execa } from 'execa';
+import { run } from '../proc.js';
 import tarStream, { type Header } from 'tar-stream';
 import { withContext } from '../../errors.js';
 import { Hasher } from './hasher.js';
 
 /** Directories under root marked opaque (getfattr -R, one process). */
 export async function opaqueDirs(root: string): Promise<Set<string>> {
-  const r = await execa('getfattr', ['-R', '-P', '--absolute-names', '-d', '-m', '^trusted\\.overlay\\.opaque$', root], { reject: false });
-  if (r.exitCode !== 0 && !r.stdout) {
-    if ((r as { code?: string }).code === 'ENOENT') throw new Error('getfattr not found (install the attr package)');
-  }
+  const r = await run('getfattr', ['-R', '-P', '--absolute-names', '-d', '-m', '^trusted\\.overlay\\.opaque$', root], false)
+    .catch((e: unknown) => {
+      throw withContext('reading overlayfs opaque marks (getfattr is in the attr package)', e);
+    });
   const out = new Set<string>();
   let file: string | null = null;
-  for (const line of String(r.stdout).split('\n')) {
+  for (const line of r.stdout.toString().split('\n')) {
     if (line.startsWith('# file: ')) file = line.slice(8).replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
     else if (file && /^trusted\.overlay\.opaque="y"/i.test(line)) out.add(file);
   }

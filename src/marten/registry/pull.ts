@@ -7,10 +7,12 @@
 import { createWriteStream, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { MincError, withContext } from '../../errors.js';
 import { shortName } from '../importer.js';
 import { checkName, installImage, layerIds, type StagedLayer } from '../install.js';
-import { compressionOf, untarLayer, untarLayerFile } from '../layers/extract.js';
+import { untarLayerFile } from '../layers/extract.js';
+import { Hasher } from '../layers/hasher.js';
 import { hostPlatform, INDEX_TYPES, MANIFEST_TYPES, MT, parsePlatform, platformString, sha256, type Descriptor, type ImageConfig, type Index, type Manifest } from '../oci.js';
 import { pickPlatform } from '../platform.js';
 import type { Store } from '../store.js';
@@ -47,21 +49,14 @@ async function getManifest(client: RegistryClient, reference: string): Promise<{
   return { text, mediaType, digest };
 }
 
-/** Pass chunks on, writing them to file as well (with backpressure). */
-class TeeToFile extends Transform {
-  private readonly out;
-  constructor(file: string, private readonly onBytes: (n: number) => void) {
+/** Counts bytes for the progress bar. */
+class Counter extends Transform {
+  constructor(private readonly onBytes: (n: number) => void) {
     super();
-    this.out = createWriteStream(file);
-    this.out.on('error', (e) => this.destroy(e));
   }
   override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
     this.onBytes(chunk.length);
-    if (this.out.write(chunk)) cb(null, chunk);
-    else this.out.once('drain', () => cb(null, chunk));
-  }
-  override _flush(cb: TransformCallback): void {
-    this.out.end(() => cb());
+    cb(null, chunk);
   }
 }
 
@@ -69,7 +64,7 @@ async function fetchLayer(store: Store, client: RegistryClient, layer: Descripto
   const info = { diffId, digest: layer.digest, size: layer.size, mediaType: layer.mediaType };
   if (store.hasBlob(layer.digest)) {
     const got = await untarLayerFile(store.blob(layer.digest), dest, layer.mediaType, layer.digest);
-    if (got.diffId !== diffId) throw new MincError(`its content is ${got.diffId}, the config says ${diffId}`);
+    if (got !== diffId) throw new MincError(`its content is ${got}, the config says ${diffId}`);
     progress.done(layer.digest, 'unpacked from the stored blob');
     return { root: dest, info };
   }
@@ -78,9 +73,15 @@ async function fetchLayer(store: Store, client: RegistryClient, layer: Descripto
     const res = await client.request(`/blobs/${layer.digest}`);
     if (!res.body) throw new MincError('empty response');
     const tick = progress.add(layer.digest, layer.size);
-    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>).pipe(new TeeToFile(tmp, tick));
-    const got = await untarLayer(body, compressionOf(layer.mediaType), dest, layer.digest);
-    if (got.diffId !== diffId) throw new MincError(`its content is ${got.diffId}, the config says ${diffId}`);
+    // download: hashed on the way and written to the blob file (as skopeo does) ...
+    const hash = new Hasher();
+    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>), new Counter(tick), hash,
+      createWriteStream(tmp));
+    const fetched = hash.digest();
+    if (fetched !== layer.digest) throw new MincError(`digest mismatch: expected ${layer.digest}, got ${fetched}`);
+    // ... then unpacked by processes of their own, while node fetches the next layer
+    const got = await untarLayerFile(tmp, dest, layer.mediaType);
+    if (got !== diffId) throw new MincError(`its content is ${got}, the config says ${diffId}`);
     renameSync(tmp, store.blob(layer.digest));
     progress.done(layer.digest, 'done');
     return { root: dest, info };
