@@ -1,8 +1,9 @@
 /**
  * marten pull REF: manifest (an index picks the platform), config, then the
- * layers concurrently, each streamed at once into its blob file and into tar;
- * every digest checked; layers already in the store are neither fetched nor
- * unpacked again.  Nothing reaches images/ until all is there.
+ * layers concurrently, each downloaded into its blob file (hashed on the way)
+ * and unpacked by tar outside node; every digest and DiffID checked; layers
+ * already in the store are neither fetched nor unpacked again.  Nothing
+ * reaches images/ until all is there.
  */
 import { createWriteStream, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
