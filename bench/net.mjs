@@ -28,7 +28,7 @@ if (process.getuid?.() !== 0) {
 // users do not have NODE_EXTRA_CA_CERTS (it adds ~140 ms to every node start); no MINC_* either
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS' && !k.startsWith('MINC_')));
 
-const NS = `mincbench${process.pid}`;
+const NS = `mbench${process.pid}`;
 execFileSync('ip', ['netns', 'add', NS]);
 const ino = execFileSync('ip', ['netns', 'exec', NS, 'stat', '-L', '-c', '%i', '/proc/self/ns/net'], { encoding: 'utf8' }).trim();
 const inNs = (args) => ['nsenter', `--net=/run/netns/${NS}`, '--', MINC, ...args];

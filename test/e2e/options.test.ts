@@ -305,7 +305,9 @@ describe('--debug', () => {
   });
 
   it('is coloured (chalk) on a terminal', async () => {
-    const r = await execa('script', ['-qec', `${MINC} --debug true`, '/dev/null'], { reject: false, stdin: 'ignore', timeout: 60_000 });
+    // (chalk turns colour off under CI=true, as .ci/run sets it: a user's terminal has no CI)
+    const { CI: _ci, ...env } = process.env;
+    const r = await execa('script', ['-qec', `${MINC} --debug true`, '/dev/null'], { reject: false, stdin: 'ignore', timeout: 60_000, env, extendEnv: false });
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toMatch(/\u001b\[\d+m:;: /);
   });

@@ -4,7 +4,7 @@
  * the host's /tmp is untouched; the ftrace test resets the pid filters it set.
  */
 import { execa } from 'execa';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectNothingLeft, runMinc, startMinc, tempdirsOf } from '../helpers/e2e.js';
@@ -21,9 +21,10 @@ afterAll(() => {
 
 describe('-X/--X11', () => {
   it('binds /tmp/.X11-unix and $XAUTHORITY into the container', async () => {
-    const script = 'mount -t tmpfs tmpfs /tmp && mkdir /tmp/.X11-unix && echo socket > /tmp/.X11-unix/X0 && exec "$MINC" -X sh -c \'cat /tmp/.X11-unix/X0 "$XAUTHORITY"; echo "$DISPLAY"\'';
-    // (the private /tmp hides the host's: $XAUTHORITY lives elsewhere)
+    // a tmpfs on /tmp/.X11-unix only (the checkout may live under /tmp: CI's clone does)
+    const script = 'mkdir -p /tmp/.X11-unix && mount -t tmpfs tmpfs /tmp/.X11-unix && echo socket > /tmp/.X11-unix/X0 && exec "$MINC" -X sh -c \'cat /tmp/.X11-unix/X0 "$XAUTHORITY"; echo "$DISPLAY"\'';
     const auth = mkdtempSync('/run/minc-e2e-xauth-');
+    const hadSocketDir = existsSync('/tmp/.X11-unix');
     try {
       writeFileSync(join(auth, 'Xauthority'), 'cookie\n');
       const r = await execa('unshare', ['-m', 'sh', '-c', script], {
@@ -33,6 +34,8 @@ describe('-X/--X11', () => {
       expect(r.stdout).toBe('socket\ncookie\n:0');
     } finally {
       rmSync(auth, { recursive: true, force: true });
+      // the mount point the test made on the host (the tmpfs was in the private namespace only)
+      if (!hadSocketDir) rmdirSync('/tmp/.X11-unix');
     }
     expect(mincMounts()).toEqual([]);
   });
