@@ -12,6 +12,7 @@ import { ociLayoutTar, sha, threeLayerImage } from '../helpers/images.js';
 import { lastLine, makeStore, type Run, type TestStore } from '../helpers/marten.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 import { freePort, startRegistry, type Registry } from '../helpers/registry.js';
+import { SECRET, startAuthProxy, USER } from '../helpers/authproxy.js';
 
 let reg: Registry;
 let src: TestStore;
@@ -168,6 +169,30 @@ describe('marten pull and push errors: one line, non-zero, store unchanged', () 
     oneLineError(await dst.marten(['pull', `${reg.host}/test/victim`]), /digest mismatch|unexpected end|invalid|incorrect/);
     expect(dst.snapshot()).toEqual(before);
     expect(readdirSync(join(dst.dir, 'tmp'))).toEqual([]);
+  });
+});
+
+describe('registry auth: bearer token challenge, basic credentials from $DOCKER_CONFIG/config.json', () => {
+  it('pushes and pulls through a token-auth front with the credentials, and fails in one line without them', async () => {
+    const proxy = await startAuthProxy(reg.host);
+    const cfg = mkdtempSync('/tmp/marten-test-dockercfg-');
+    try {
+      writeFileSync(join(cfg, 'config.json'), JSON.stringify({ auths: { [proxy.host]: { auth: Buffer.from(`${USER}:${SECRET}`).toString('base64') } } }));
+      const env = { DOCKER_CONFIG: cfg };
+      ok(await src.marten(['push', 'three', `${proxy.host}/auth/three:a1`], { env }));
+      expect(proxy.scopes).toContain('repository:auth/three:pull,push');
+      const dst = fresh();
+      ok(await dst.marten(['pull', `${proxy.host}/auth/three:a1`], { env }));
+      expect(proxy.scopes.at(-1)).toBe('repository:auth/three:pull');
+      await runsThreeLayers(dst, 'three:a1');
+      const before = dst.snapshot();
+      oneLineError(await dst.marten(['pull', `${proxy.host}/auth/three:a1`, '--name', 'x'], { env: { DOCKER_CONFIG: join(cfg, 'none') } }),
+        /getting a token from http:\/\/127\.0\.0\.1:\d+: 401/);
+      expect(dst.snapshot()).toEqual(before);
+    } finally {
+      await proxy.stop();
+      rmSync(cfg, { recursive: true, force: true });
+    }
   });
 });
 
