@@ -1,7 +1,7 @@
 /** --dry-run: print the whole plan, host side and namespace side, without running it. */
 import type { Config } from './options/validate.js';
 import { buildPlan } from './plan/build.js';
-import { describeStep, shQuote } from './plan/render.js';
+import { describeSteps, shQuote } from './plan/render.js';
 import { launcherArgv } from './run/container.js';
 import type { Facts } from './run/facts.js';
 import { tempBase } from './run/tempdir.js';
@@ -17,7 +17,7 @@ export function dryRun(config: Config, facts: Facts): number {
   out.push(...describeHost(config, tempdir)); // network, cgroups, --cpu: before the namespaces
   const argv = dryLauncher(config, facts, tempdir, launcherArgv(facts, config.command));
   out.push(`:;: Enter new IPC, UTS, mount and PID namespaces and run the steps below there (libexec/minc-stage + the plan, in $MINC_STAGE) ;:\n+ ${argv.map(shQuote).join(' ')}`);
-  for (const step of buildPlan({ config, facts, tempdir }).steps) out.push(describeStep(step));
+  out.push(...describeSteps(buildPlan({ config, facts, tempdir }).steps));
   if (!config.keep) out.push(`:;: After the command: remove the temporary directory ;:\n+ rm -rf ${shQuote(tempdir)}`);
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;

@@ -199,7 +199,14 @@ export function buildPlan(input: PlanInput): Plan {
   return {
     vars,
     steps: [
-      ...rootSteps(input), ...procSysSteps(input), ...devSteps(input), ...maskSteps(input), ...etcSteps(input), ...extraNsSteps(input), ...bindSteps(input),
+      ...rootSteps(input),
+      // /dev, /etc and /proc + /sys are set up side by side; the masks need /dev and /proc
+      ...devSteps(input).map((st) => ({ ...st, lane: 'dev' })),
+      ...etcSteps(input).map((st) => ({ ...st, lane: 'etc' })),
+      ...procSysSteps(input),
+      s('Wait for the set-up of /dev', 'join_lane', 'dev'),
+      s('Wait for the set-up of /etc and /tmp', 'join_lane', 'etc'),
+      ...maskSteps(input), ...extraNsSteps(input), ...bindSteps(input),
       ...pivotSteps(input), ...lateBindSteps(input), ...launchSteps(input),
     ],
   };

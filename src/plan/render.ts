@@ -8,11 +8,42 @@ export function shQuote(word: string): string {
 
 const word = (a: Arg): string => (typeof a === 'string' ? shQuote(a) : a.sh);
 
-/** The plan as sh: variables, then a function minc_plan of `step WHY ARGV...` lines. */
+const stepLine = (st: Step): string => `step ${shQuote(st.why)} ${st.argv.map(word).join(' ')}`;
+
+/**
+ * The plan as sh: variables, then a function minc_plan of `step WHY ARGV...`
+ * lines; a run of steps of one lane becomes a background subshell whose pid
+ * `join_lane` waits for.
+ */
 export function renderScript(stage: string, plan: Plan): string {
   const vars = Object.entries(plan.vars).map(([k, v]) => `${k}=${shQuote(v)}`);
-  const steps = plan.steps.map((st) => `  step ${shQuote(st.why)} ${st.argv.map(word).join(' ')}`);
-  return `${stage}\n${vars.join('\n')}\nminc_plan() {\n${steps.join('\n')}\n}\nminc_plan "$@"\n`;
+  const lines: string[] = [];
+  for (let i = 0; i < plan.steps.length; ) {
+    const lane = plan.steps[i]!.lane;
+    if (!lane) {
+      lines.push(`  ${stepLine(plan.steps[i++]!)}`);
+      continue;
+    }
+    lines.push('  (');
+    for (; i < plan.steps.length && plan.steps[i]!.lane === lane; i++) lines.push(`    ${stepLine(plan.steps[i]!)}`);
+    lines.push(`  ) & minc_lane_${lane}=$!`);
+  }
+  return `${stage}\n${vars.join('\n')}\nminc_plan() {\n${lines.join('\n')}\n}\nminc_plan "$@"\n`;
+}
+
+/**
+ * The plan as --dry-run lists it: two lines a step (MINCS's `:;: why ;:`
+ * form, then the command), and a comment where a lane starts.
+ */
+export function describeSteps(steps: readonly Step[]): string[] {
+  const out: string[] = [];
+  steps.forEach((st, i) => {
+    if (st.lane && steps[i - 1]?.lane !== st.lane) {
+      out.push(`# lane ${st.lane}: the steps up to 'join_lane ${st.lane}' run in a background subshell, beside the ones after them`);
+    }
+    out.push(describeStep(st));
+  });
+  return out;
 }
 
 /** The two lines --debug and --dry-run show for a step (MINCS's `:;: why ;:` form). */

@@ -10,11 +10,18 @@ export type Arg = string | { readonly sh: string };
 export interface Step {
   readonly why: string;
   readonly argv: readonly Arg[];
+  /**
+   * Steps of a lane run in a background subshell, beside the steps that
+   * follow, until a `join_lane NAME` step waits for them (the set-up of /dev
+   * needs nothing the set-up of /proc, /sys and /etc makes, and the machine
+   * has two cores).
+   */
+  readonly lane?: string;
 }
 
 /** The functions of libexec/minc-stage a step may call. */
 export const STAGE_FUNCTIONS = [
-  'cd', 'host_pid', 'plain_dir', 'hostrun', 'etc_bind', 'mtab_link', 'bind_early', 'bind_late', 'launch',
+  'cd', 'host_pid', 'plain_dir', 'hostrun', 'etc_bind', 'mtab_link', 'bind_early', 'bind_late', 'join_lane', 'launch',
 ] as const;
 
 /** Values the stage reads as shell variables. */

@@ -193,8 +193,13 @@ describe('buildPlan: order', () => {
     // (--debugfs: the option steps of issue 4 have a place in the order too)
     const i = input({ name: 'c1', binds: [{ source: '/srv', target: '/srv', readonly: true }], debugfs: true }, { tty: '/dev/pts/4' });
     expect(extraNsSteps(i).length).toBeGreaterThan(0);
+    const join = (lane: string) => expect.objectContaining({ argv: ['join_lane', lane] });
     expect(buildPlan(i).steps).toEqual([
-      ...rootSteps(i), ...procSysSteps(i), ...devSteps(i), ...maskSteps(i), ...etcSteps(i), ...extraNsSteps(i), ...bindSteps(i),
+      ...rootSteps(i),
+      ...devSteps(i).map((st) => ({ ...st, lane: 'dev' })),
+      ...etcSteps(i).map((st) => ({ ...st, lane: 'etc' })),
+      ...procSysSteps(i), join('dev'), join('etc'),
+      ...maskSteps(i), ...extraNsSteps(i), ...bindSteps(i),
       ...pivotSteps(i), ...lateBindSteps(i), ...launchSteps(i),
     ]);
     expect(pivotSteps(i).map((st) => prog(st))).toEqual(['cd', toolPath('pivot_root')]);

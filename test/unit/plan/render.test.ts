@@ -1,5 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/options/validate.js';
 import { buildPlan } from '../../../src/plan/build.js';
@@ -76,10 +78,12 @@ describe('renderScript', () => {
 
   it('runs every step with exactly its argv and sets every variable to its value', () => {
     // a stub stage: `step` prints its arguments NUL-separated, one record per step
+    // (lanes left out here: their order is the next test's)
     const stub = `MINC_FINAL='the final script'
 step() { for a; do printf '%s\\0' "$a"; done; printf '\\036'; }`;
     const dumpVars = Object.keys(plan.vars).map((k) => `printf '%s=%s\\0' ${k} "$${k}"`).join('\n');
-    const script = `${renderScript(stub, plan)}printf '\\035'\n${dumpVars}\n`;
+    const flat = { ...plan, steps: plan.steps.map(({ lane: _lane, ...st }) => st) };
+    const script = `${renderScript(stub, flat)}printf '\\035'\n${dumpVars}\n`;
     const out = execFileSync('/bin/sh', ['-c', script, 'minc-init', ...config.command], { encoding: 'utf8' });
     const [stepsText, varsText] = out.split('\x1d');
     const records = stepsText!.split('\x1e').slice(0, -1).map((r) => r.split('\0').slice(0, -1));
@@ -95,6 +99,29 @@ step() { for a; do printf '%s\\0' "$a"; done; printf '\\036'; }`;
     expect(records).toEqual(expected);
     const vars = Object.fromEntries(varsText!.split('\0').slice(0, -1).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
     expect(vars).toEqual(plan.vars);
+  });
+
+  it('runs a lane in a background subshell beside the steps after it, and join_lane waits for it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'minc-lane-'));
+    try {
+      const stub = `step() { case $1 in lane-step) sleep 0.3 ;; esac
+  if [ "$2" = join_lane ]; then eval "wait \\"\\$minc_lane_$3\\""; fi
+  printf '%s\\n' "$1" >> ${dir}/order; }`;
+      const lanes = {
+        vars: {},
+        steps: [
+          { why: 'lane-step', argv: ['x'], lane: 'L' },
+          { why: 'main-step', argv: ['y'] },
+          { why: 'joined', argv: ['join_lane', 'L'] },
+        ],
+      };
+      const script = renderScript(stub, lanes);
+      expect(script).toMatch(/\n  \(\n    step lane-step x\n  \) & minc_lane_L=\$!\n/);
+      execFileSync('/bin/sh', ['-c', script], { encoding: 'utf8' });
+      expect(readFileSync(join(dir, 'order'), 'utf8')).toBe('main-step\nlane-step\njoined\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('puts the stage first and the plan in a function minc_plan called with "$@"', () => {
