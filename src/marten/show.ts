@@ -1,9 +1,12 @@
 /** marten lc|list, li|images, inspect: reading the store for people and scripts. */
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { ownerAlive } from '../gc.js';
+import { readSettings } from '../run/settings.js';
+import { listTempdirs } from '../run/tempdir.js';
 import { run } from './proc.js';
 import { MincError } from '../errors.js';
 import { imageConfig, layerChain, layerInfo, listContainers, listImages, readContainer, readImage, resolveContainer, resolveImage, shortId } from './model.js';
-import type { Store } from './store.js';
+import { readText, type Store } from './store.js';
 import { humanSize } from './util.js';
 
 async function du(dir: string): Promise<string> {
@@ -19,6 +22,13 @@ export function listContainersText(store: Store, long: boolean): string {
   for (const c of listContainers(store)) {
     const img = c.baseid ? readImage(store, c.baseid).name ?? idCol(c.baseid, long) : '-';
     rows.push([idCol(c.id, long), c.running && c.pid ? String(c.pid) : '-', c.running ? 'running' : 'stopped', img, c.name ?? '<noname>']);
+  }
+  // runs of minc outside the store (a temp dir, `minc -B` in the background say) while they last
+  for (const dir of listTempdirs()) {
+    if (!ownerAlive(dir)) continue;
+    const s = readSettings(dir);
+    const pid = Number(readText(join(dir, 'pid')));
+    rows.push([long ? dir : basename(dir), pid > 0 ? String(pid) : '-', 'running', s?.rootdir ?? '/', s?.name ?? readText(join(dir, 'utsname')) ?? '<noname>']);
   }
   return table(rows);
 }
