@@ -4,12 +4,12 @@
  * use a private temp-dir base ($XDG_RUNTIME_DIR), so --gc sees only ours.
  */
 import { execa } from 'execa';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findHierarchies } from '../../src/cgroup/config.js';
 import { expectNothingLeft, privateBase, track, waitFor } from '../helpers/e2e.js';
-import { MINC, mincMounts } from '../helpers/minc.js';
+import { MINC, ROOT, mincMounts } from '../helpers/minc.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 import { TestNetns, mincNetns } from '../helpers/netns.js';
 
@@ -100,6 +100,29 @@ describe('-B/--background', () => {
     process.kill(pid, 'SIGTERM');
     await waitFor(() => !existsSync(dir) && !alive(pid), 'the run to end and its dir to go');
     expect(mincMounts()).toEqual([]);
+  });
+
+  it('marten lc shows a background run with its pid while it lasts', async () => {
+    const store = mkdtempSync('/tmp/minc-e2e-lc-store-');
+    const lc = async (): Promise<string> => {
+      const l = await execa(`${ROOT}bin/marten`, ['lc'], { reject: false, stdin: 'ignore', env: { ...base.env, MINCS_DIR: store } });
+      expect(l.exitCode, l.stderr).toBe(0);
+      return l.stdout;
+    };
+    try {
+      const r = await minc(['-B', '--name', 'lc-run', '-r', rootfs.dir, 'sleep', '60']);
+      expect(r.exitCode, r.stderr).toBe(0);
+      const dir = r.stdout.trim();
+      track(settings(dir).mincPid);
+      const init = readFileSync(join(dir, 'pid'), 'utf8').trim();
+      const row = (await lc()).split('\n').find((l) => l.startsWith(basename(dir)));
+      expect(row?.split(/\s+/)).toEqual([basename(dir), init, 'running', rootfs.dir, 'lc-run']);
+      const stop = await minc(['--stop', dir]);
+      expect(stop.exitCode, stop.stderr).toBe(0);
+      expect(await lc()).not.toContain(basename(dir));
+    } finally {
+      rmSync(store, { recursive: true, force: true });
+    }
   });
 
   it('a run that fails to start says so from the launcher, with its status', async () => {
