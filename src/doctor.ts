@@ -6,6 +6,8 @@ import { loaderFacts, which } from './run/facts.js';
 interface Check {
   readonly what: string;
   readonly ok: boolean;
+  /** only some options need it: reported, but not a failure */
+  readonly optional?: boolean;
   readonly detail: string;
   readonly fix?: string;
 }
@@ -15,6 +17,13 @@ const PACKAGES: Readonly<Record<string, string>> = {
   unshare: 'util-linux', setpriv: 'util-linux', mount: 'mount', umount: 'mount', pivot_root: 'util-linux',
   chroot: 'coreutils', env: 'coreutils', mknod: 'coreutils', mkfifo: 'coreutils', mkdir: 'coreutils', touch: 'coreutils',
   rm: 'coreutils', ln: 'coreutils', hostname: 'hostname', sh: 'dash', capsh: 'libcap2-bin',
+};
+
+/** Tools only some options need: package, and what for. */
+const OPTIONAL: Readonly<Record<string, readonly [string, string]>> = {
+  ip: ['iproute2', '--net'], iptables: ['iptables', '--net dens and -p'], 'iptables-restore': ['iptables', '--net dens and -p'],
+  nsenter: ['util-linux', '--net'], flock: ['util-linux', '--net dens'], taskset: ['util-linux', '--cpu'],
+  tar: ['tar', 'marten'], setfattr: ['attr', 'marten (whiteouts)'],
 };
 
 function utilLinuxVersion(unshare: string): [number, number] | null {
@@ -30,6 +39,10 @@ export function checks(): Check[] {
   for (const [tool, pkg] of Object.entries(PACKAGES)) {
     const p = which(tool);
     out.push({ what: tool, ok: Boolean(p), detail: p ?? 'not found', fix: `apt-get install ${pkg}` });
+  }
+  for (const [tool, [pkg, forWhat]] of Object.entries(OPTIONAL)) {
+    const p = which(tool);
+    out.push({ what: tool, ok: Boolean(p), optional: true, detail: p ?? `not found (needed for ${forWhat})`, fix: `apt-get install ${pkg}` });
   }
   const unshare = which('unshare');
   if (unshare) {
@@ -48,9 +61,13 @@ export function checks(): Check[] {
 export function doctor(): number {
   const all = checks();
   for (const c of all) {
-    process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'} ${c.what}: ${c.detail}${c.ok || !c.fix ? '' : `  -> ${c.fix}`}\n`);
+    process.stdout.write(`${c.ok ? 'ok  ' : c.optional ? 'warn' : 'FAIL'} ${c.what}: ${c.detail}${c.ok || !c.fix ? '' : `  -> ${c.fix}`}\n`);
   }
-  const bad = all.filter((c) => !c.ok);
+  const warn = all.filter((c) => !c.ok && c.optional);
+  if (warn.length > 0) {
+    process.stdout.write(`For the options that need them: apt-get install ${[...new Set(warn.map((c) => /^apt-get install (\S+)/.exec(c.fix ?? '')?.[1]))].join(' ')}\n`);
+  }
+  const bad = all.filter((c) => !c.ok && !c.optional);
   if (bad.length === 0) {
     process.stdout.write('minc has everything it needs here.\n');
     return 0;
