@@ -1,6 +1,7 @@
 /**
  * Running a container: host side preparation, then one child
- *   setpriv --pdeathsig KILL -- unshare -iumpf --kill-child -- sh -c STAGE+PLAN
+ *   [env --ignore-signal=INT,QUIT] setpriv --pdeathsig KILL -- [host stage]
+ *   unshare -iumpf --kill-child -- sh -c 'eval "$MINC_STAGE"'
  * that runs the plan in the new namespaces.  If minc is SIGKILLed, setpriv's
  * parent-death signal takes unshare down and --kill-child the whole PID
  * namespace with it; `minc --gc` reclaims the temp dir.
@@ -12,14 +13,13 @@ import { MincError, withContext } from '../errors.js';
 import type { Config } from '../options/validate.js';
 import { buildPlan } from '../plan/build.js';
 import { renderScript, shQuote } from '../plan/render.js';
+import { prepareHost } from '../host/run.js';
+import { STAGE_PATH } from '../where.js';
 import { CleanupStack } from './cleanup.js';
 import type { Facts } from './facts.js';
-import { STAGE_PATH } from '../where.js';
 import { closeInheritedFds } from './fds.js';
 import { debug, debugEnabled } from './log.js';
 import { prepareTempdir } from './tempdir.js';
-import { prepareHost } from '../host/run.js';
-
 
 /**
  * The stage text travels in MINC_STAGE (PID 1's command line stays short, and
