@@ -2,6 +2,8 @@
 // marten's bench (issue 3), interleaved in one run, medians of N rounds:
 //   marten pull of a ~100 MB, 5-layer image from a loopback docker-registry
 //     vs skopeo copy docker://... oci:DIR           (target: marten <= skopeo)
+//     (both store verified blobs; marten unpacks a layer on its first use, so
+//     `marten unpack` of the pulled image is shown too, for information)
 //   marten import of a 200 MB tree vs cp -a         (target: marten <= 1.2x cp -a)
 // Needs root, docker-registry and skopeo (Debian packages), a built dist/.
 // Usage: node bench/marten.mjs [ROUNDS]   (exit status 1 if a target is missed)
@@ -105,10 +107,11 @@ try {
   run(MARTEN, ['push', 'big', ref], { MINCS_DIR: seed });
   rmSync(seed, { recursive: true, force: true });
   const tree = bigTree();
-  const t = { pull: [], skopeo: [], import: [], cp: [] };
+  const t = { pull: [], unpack: [], skopeo: [], import: [], cp: [] };
   for (let i = 0; i < ROUNDS; i++) {
     const s = join(work, `s${i}`);
     t.pull.push(run(MARTEN, ['pull', ref], { MINCS_DIR: s }));
+    t.unpack.push(run(MARTEN, ['unpack', 'big'], { MINCS_DIR: s }));
     rmSync(s, { recursive: true, force: true });
     const o = join(work, `o${i}`);
     t.skopeo.push(run('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${o}`]));
@@ -125,6 +128,7 @@ try {
   console.log(`marten bench: medians of ${ROUNDS} interleaved rounds`);
   row('marten pull (100 MB, 5 layers, loopback registry)', m.pull);
   row('skopeo copy docker://... oci:DIR', m.skopeo);
+  row('(then marten unpack: the first use\'s extra, no target)', m.unpack);
   row('marten import (200 MB tree, 2000 files)', m.import);
   row('cp -a (same tree)', m.cp);
   const okPull = m.pull <= m.skopeo;

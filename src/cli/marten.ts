@@ -1,13 +1,62 @@
 /** marten [--debug] COMMAND: the image and container store (MINCS's marten). */
-import yargs from 'yargs';
 import { MincError } from '../errors.js';
 import { Store } from '../marten/store.js';
 
 const out = (line: string): void => void process.stdout.write(`${line}\n`);
 const note = (line: string): void => void process.stderr.write(`marten: ${line}\n`);
 
+/**
+ * pull and unpack with plain arguments skip yargs (~100 ms to load); anything
+ * else (--help, a typo) goes the yargs way, which also renders the help.
+ */
+async function fast(argv: string[]): Promise<boolean> {
+  const flags: Record<string, string | true> = {};
+  const pos: string[] = [];
+  const valued = ['platform', 'name'];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const m = /^--([a-z]+)(?:=(.*))?$/.exec(a);
+    if (m) {
+      const [, key, val] = m as unknown as [string, string, string | undefined];
+      if (key === 'debug' || key === 'insecure') {
+        if (val !== undefined) return false;
+        flags[key] = true;
+      } else if (valued.includes(key)) {
+        const v = val ?? argv[++i];
+        if (v === undefined || v === '') return false;
+        flags[key] = v;
+      } else return false;
+    } else if (a.startsWith('-')) return false;
+    else pos.push(a);
+  }
+  const [cmd, ref, ...rest] = pos;
+  if (!ref || rest.length > 0) return false;
+  const str = (k: string): string | undefined => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
+  if (cmd === 'pull') {
+    const { pull } = await import('../marten/registry/pull.js');
+    out(await pull(new Store(), ref, { platform: str('platform'), insecure: Boolean(flags.insecure), name: str('name') }));
+    return true;
+  }
+  if (cmd === 'unpack' && !flags.platform && !flags.name && !flags.insecure) {
+    await unpack(ref);
+    return true;
+  }
+  return false;
+}
+
+async function unpack(ref: string): Promise<void> {
+  const store = new Store();
+  const { resolveImage } = await import('../marten/model.js');
+  const { unpackImage } = await import('../marten/layers/lazy.js');
+  const img = resolveImage(store, ref);
+  await unpackImage(store, img.id);
+  out(img.id);
+}
+
 async function main(argv: string[]): Promise<void> {
+  if (await fast(argv)) return;
   const store = (): Store => new Store();
+  const { default: yargs } = await import('yargs');
   await yargs(argv)
     .scriptName('marten')
     .usage('$0 [--debug] COMMAND [ARGS...]\nManager of image archives and temporary containers (store: $MINCS_DIR, default /var/lib/mincs)')
@@ -33,6 +82,10 @@ async function main(argv: string[]): Promise<void> {
         .option('name', { type: 'string', describe: 'Name the image (default: NAME[:TAG], as MINCS)' }), async (a) => {
         const { pull } = await import('../marten/registry/pull.js');
         out(await pull(store(), a.ref, { platform: a.platform, insecure: a.insecure, name: a.name }));
+      })
+    .command('unpack <image>', 'Unpack the layers of a pulled image now (else done on its first use by minc -r)',
+      (y) => y.positional('image', { type: 'string', demandOption: true }), async (a) => {
+        await unpack(a.image);
       })
     .command('push <image> [dest]', 'Push IMAGE as [REGISTRY/]NAME[:TAG] (default: its name)',
       (y) => y.positional('image', { type: 'string', demandOption: true }).positional('dest', { type: 'string' })

@@ -13,8 +13,10 @@ import { digestHex, readText, type Store } from './store.js';
 import { moveIntoPlace, withLock, writeAtomic } from './txn.js';
 
 export interface StagedLayer {
-  /** the unpacked layer (overlayfs form); absent when the layer is already stored */
+  /** the unpacked layer (overlayfs form); absent when the layer is already stored, or packed */
   root?: string;
+  /** only its verified blob is stored (blobs/): the layer dir gets no root/ until its first use (layers/lazy.ts) */
+  packed?: boolean;
   info: LayerInfo & { diffId: string };
 }
 
@@ -59,10 +61,10 @@ export async function installImage(store: Store, staging: string, layers: readon
       const target = store.image(id);
       if (existsSync(target)) return;
       const layer = layers[i]!;
-      if (!layer.root) throw new MincError(`layer ${id.slice(0, 12)} is neither staged nor stored`);
+      if (!layer.root && !layer.packed) throw new MincError(`layer ${id.slice(0, 12)} is neither staged nor stored`);
       const dir = join(staging, `img-${id}`);
       mkdirSync(dir);
-      moveIntoPlace(layer.root, join(dir, 'root'));
+      if (layer.root) moveIntoPlace(layer.root, join(dir, 'root'));
       if (i > 0) writeFileSync(join(dir, 'baseid'), `${ids[i - 1]}\n`);
       writeFileSync(join(dir, 'layer.json'), `${JSON.stringify(layer.info)}\n`);
       moveIntoPlace(dir, target);

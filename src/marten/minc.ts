@@ -5,10 +5,12 @@
  * execa, no proper-lockfile; the lock here is proper-lockfile's own mkdir
  * protocol, taken synchronously).
  */
-import { mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { MincError, UsageError } from '../errors.js';
-import { imageConfig, layerChain, resolveContainer, resolveImage, shortId } from './model.js';
+import { imageConfig, isPacked, layerChain, resolveContainer, resolveImage, shortId } from './model.js';
 import { Store } from './store.js';
 
 export interface ImageRun {
@@ -64,6 +66,29 @@ function runOf(store: Store, imageId: string, container?: string): ImageRun {
 }
 
 /**
+ * A pulled image's layers are unpacked on first use: `marten unpack ID` (a
+ * child, so minc's own start stays free of marten's modules), which unpacks
+ * into staging and renames into place under the store's lock.
+ */
+function unpackIfPacked(store: Store, id: string): void {
+  let chain: string[];
+  try {
+    chain = layerChain(store, id);
+  } catch {
+    return; // runOf says what is wrong
+  }
+  if (!chain.some((l) => isPacked(store, l))) return;
+  const marten = ['../bin/marten', '../../bin/marten'].map((p) => fileURLToPath(new URL(p, import.meta.url))).find((p) => existsSync(p));
+  if (!marten) throw new MincError(`image ${shortId(id)} is not unpacked yet and bin/marten is not found to unpack it`);
+  const { spawnSync } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
+  const r = spawnSync(process.execPath, [marten, 'unpack', id], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, MINCS_DIR: store.dir } });
+  if (r.status !== 0) {
+    const said = (r.stderr?.toString() ?? '').trim().split('\n').filter(Boolean).at(-1)?.replace(/^marten: /, '');
+    throw new MincError(said || `marten unpack ${shortId(id)}: ${r.error?.message ?? `status ${r.status ?? r.signal}`}`);
+  }
+}
+
+/**
  * What -r / -t name in the store, or null when they name paths (or nothing).
  * -t naming no path is a container; -r naming no path is an image.
  */
@@ -80,11 +105,13 @@ export function imageRun(rootdir: string | undefined, tempdir: string | undefine
     const c = wrap('--tempdir', tempdir, () => resolveContainer(store, tempdir));
     if (!c.baseid) throw new UsageError(`--tempdir '${tempdir}': container ${shortId(c.id)} has no image`);
     if (rootdir !== undefined) throw new UsageError(`--tempdir '${tempdir}' names a container: its image is fixed, drop --rootdir`);
+    unpackIfPacked(store, c.baseid);
     return { ...wrap('--tempdir', tempdir, () => runOf(store, c.baseid!, c.dir)), ...(c.name ? { name: c.name } : {}) };
   }
   if (rootdir !== undefined && absent(rootdir)) {
     const store = new Store();
     const img = wrap('--rootdir', rootdir, () => resolveImage(store, rootdir));
+    unpackIfPacked(store, img.id);
     return wrap('--rootdir', rootdir, () => runOf(store, img.id));
   }
   return null;

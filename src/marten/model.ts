@@ -105,7 +105,7 @@ export function layerChain(store: Store, id: string): string[] {
   let cur: string | null = id;
   while (cur) {
     if (chain.includes(cur)) throw new MincError(`image ${id.slice(0, 12)}: its baseid chain loops at ${cur.slice(0, 12)}`);
-    if (!existsSync(join(store.image(cur), 'root'))) {
+    if (!existsSync(join(store.image(cur), 'root')) && !isPacked(store, cur)) {
       throw new MincError(`image ${id.slice(0, 12)}: layer ${cur.slice(0, 12)} is missing from the store`);
     }
     chain.push(cur);
@@ -113,6 +113,19 @@ export function layerChain(store: Store, id: string): string[] {
   }
   return chain;
 }
+
+/**
+ * A pulled layer not unpacked yet: no root/, but its layer.json names a
+ * verified blob under blobs/ (unpacked on first use, layers/lazy.ts).
+ */
+export function isPacked(store: Store, id: string): boolean {
+  if (existsSync(join(store.image(id), 'root'))) return false;
+  const info = readJson<LayerInfo>(join(store.image(id), 'layer.json'));
+  return Boolean(info?.digest && info.diffId && existsSync(store.blob(info.digest)));
+}
+
+/** The layers of an image (top first) that are still packed. */
+export const packedLayers = (store: Store, id: string): string[] => layerChain(store, id).filter((l) => isPacked(store, l));
 
 /** The config text of an image as stored: its own config.json, else its nearest base's. */
 export function imageConfigText(store: Store, id: string): string | null {

@@ -5,7 +5,7 @@ import { readSettings } from '../run/settings.js';
 import { listTempdirs } from '../run/tempdir.js';
 import { run } from './proc.js';
 import { MincError } from '../errors.js';
-import { imageConfig, layerChain, layerInfo, listContainers, listImages, readContainer, readImage, resolveContainer, resolveImage, shortId } from './model.js';
+import { imageConfig, isPacked, layerChain, layerInfo, listContainers, listImages, readContainer, readImage, resolveContainer, resolveImage, shortId } from './model.js';
 import { readText, type Store } from './store.js';
 import { humanSize } from './util.js';
 
@@ -36,7 +36,9 @@ export function listContainersText(store: Store, long: boolean): string {
 export async function listImagesText(store: Store, long: boolean): Promise<string> {
   const rows = [['ID', 'SIZE', 'BASE', 'NAME']];
   for (const i of listImages(store)) {
-    rows.push([idCol(i.id, long), await du(join(i.dir, 'root')), i.baseid ? idCol(i.baseid, long) : '-', i.names.length > 0 ? i.names.join(',') : '(noname)']);
+    // a pulled layer not unpacked yet (layers/lazy.ts): the size of its compressed blob, marked
+    const size = isPacked(store, i.id) ? `${humanSize(layerInfo(store, i.id).size ?? 0)}(packed)` : await du(join(i.dir, 'root'));
+    rows.push([idCol(i.id, long), size, i.baseid ? idCol(i.baseid, long) : '-', i.names.length > 0 ? i.names.join(',') : '(noname)']);
   }
   return table(rows);
 }

@@ -57,8 +57,9 @@ export class Store {
   blob(digest: string): string {
     return join(this.blobs, digestHex(digest));
   }
+  /** The image (layer) is there: unpacked (root/) or packed (its layer.json names a stored blob, unpacked on first use). */
   hasImageDir(id: string): boolean {
-    return existsSync(join(this.image(id), 'root'));
+    return existsSync(join(this.image(id), 'root')) || existsSync(join(this.image(id), 'layer.json'));
   }
   hasBlob(digest: string): boolean {
     return existsSync(this.blob(digest));

@@ -5,7 +5,7 @@
  * that leave the store unchanged, and MINCS's test.d/02_marten cases.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ociLayoutTar, sha, threeLayerImage } from '../helpers/images.js';
@@ -78,6 +78,47 @@ describe('marten push and pull', () => {
     const digest = lastLine(r.stdout).split('@')[1]!;
     ok(await dst.marten(['pull', `${reg.host}/test/three@${digest}`, '--name', 'bydigest']));
     await runsThreeLayers(dst, 'bydigest');
+  });
+
+  it('stores pulled layers as verified blobs, unpacked on first use (minc -r, marten unpack) with whiteouts converted', async () => {
+    ok(await src.marten(['push', 'three', `${reg.host}/test/lazy:v1`]));
+    const dst = fresh();
+    const id = lastLine(ok(await dst.marten(['pull', `${reg.host}/test/lazy:v1`])).stdout);
+    const layers = (JSON.parse(ok(await dst.marten(['inspect', id])).stdout) as { layers: { id: string; digest: string }[] }).layers;
+    expect(layers).toHaveLength(3);
+    const root = (l: string): string => join(dst.dir, 'images', l, 'root');
+    for (const l of layers) {
+      expect(existsSync(root(l.id))).toBe(false);
+      expect(existsSync(join(dst.dir, 'blobs/sha256', l.digest.slice(7)))).toBe(true);
+    }
+    expect((await dst.marten(['li'])).stdout).toMatch(/\(packed\) .* lazy:v1$/m);
+    // a blob that does not unpack to its DiffID: one line, the layers stay packed
+    const blob = (i: number): string => join(dst.dir, 'blobs/sha256', layers[i]!.digest.slice(7));
+    const good = readFileSync(blob(0));
+    copyFileSync(blob(1), blob(0));
+    const bad = await dst.minc(['-r', 'lazy:v1', 'true']);
+    expect(bad.exitCode).not.toBe(0);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toMatch(/its content is sha256:[0-9a-f]{64}, the config says/);
+    for (const l of layers) expect(existsSync(root(l.id))).toBe(false);
+    expect(readdirSync(join(dst.dir, 'tmp'))).toEqual([]);
+    writeFileSync(blob(0), good);
+    // first use unpacks them all, whiteouts in overlayfs form
+    await runsThreeLayers(dst, 'lazy:v1');
+    for (const l of layers) expect(existsSync(root(l.id))).toBe(true);
+    expect((await dst.marten(['li'])).stdout).not.toMatch(/packed/);
+    const whiteouts = execFileSync('find', layers.map((l) => root(l.id)), { encoding: 'utf8' }).split('\n').filter((p) => p.includes('.wh.'));
+    expect(whiteouts).toEqual([]);
+    const gone = lstatSync(join(root(layers[1]!.id), 'etc/gone'));
+    expect(gone.isCharacterDevice() && gone.rdev === 0).toBe(true);
+    expect(execFileSync('getfattr', ['--only-values', '-n', 'trusted.overlay.opaque', join(root(layers[1]!.id), 'data')]).toString()).toBe('y');
+    // marten unpack does it ahead of use; a no-op when done
+    const other = fresh();
+    ok(await other.marten(['pull', `${reg.host}/test/lazy:v1`]));
+    expect(lastLine(ok(await other.marten(['unpack', 'lazy:v1'])).stdout)).toBe(id);
+    for (const l of layers) expect(existsSync(join(other.dir, 'images', l.id, 'root'))).toBe(true);
+    expect(lastLine(ok(await other.marten(['unpack', 'lazy:v1'])).stdout)).toBe(id);
+    await runsThreeLayers(other, 'lazy:v1');
   });
 
   it('pushes a committed sandbox: what it deleted is an OCI whiteout and stays deleted after a pull', async () => {

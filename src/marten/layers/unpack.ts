@@ -1,43 +1,59 @@
 /**
- * Unpacking a layer file with no byte of it passing through node: one sh
- * pipeline  DECOMPRESS < FILE | tee FIFO | tar -x -C DEST  with sha256sum
- * reading FIFO (the DiffID), plus sha256sum FILE when its digest is to be
- * checked: processes of their own, so the work spreads over the cores while
- * node goes on downloading.  Then OCI whiteouts become overlayfs ones.
+ * Unpacking a layer file: node reads it, hashes it (its digest, if asked),
+ * gunzips it (zlib, on libuv's thread pool) and hashes the tar stream (the
+ * DiffID) on the way into GNU tar's stdin; tar writes the files (C, its own
+ * process, so the work spreads over the cores).  zstd layers go through
+ * `zstd -dc` instead.  Then OCI whiteouts become overlayfs ones.
  */
+import { spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import { MincError, withContext } from '../../errors.js';
-import { shQuote } from '../../plan/render.js';
-import { run } from '../proc.js';
 import { convertWhiteouts, type Compression } from './extract.js';
+import { Hasher } from './hasher.js';
 
 export const TAR_EXTRACT = ['-x', '--ignore-zeros', '-f', '-', '--numeric-owner', '--same-permissions', '--same-owner',
   '--xattrs', '--xattrs-include=security.capability', '--xattrs-include=user.*'];
 
-const DECOMPRESS: Record<Compression, string> = { gzip: 'gzip -dc', zstd: 'zstd -dcq', none: 'cat' };
+/** A child process as a stream stage (stdin -> stdout); its failure names it and its first stderr line. */
+function childStage(cmd: string, args: string[], stdout: 'pipe' | 'ignore'): { proc: ReturnType<typeof spawn>; done: Promise<void> } {
+  const proc = spawn(cmd, args, { stdio: ['pipe', stdout, 'pipe'] });
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const done = new Promise<void>((resolve, reject) => {
+    proc.on('error', (e) => reject(new MincError(`${cmd}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : e.message}`)));
+    proc.on('close', (code, sig) => {
+      if (code === 0) resolve();
+      else reject(new MincError(`${cmd}: ${err.trim().split('\n')[0] || (sig ? `killed by ${sig}` : `status ${code}`)}`));
+    });
+  });
+  return { proc, done };
+}
 
 /** Unpack FILE (compressed as kind) into dest; resolves to its DiffID (and checks the file's digest if asked). */
 export async function unpackFile(file: string, kind: Compression, dest: string, expectDigest?: string): Promise<string> {
   await mkdir(dest, { recursive: true });
-  const fifo = `${dest}.diffid`;
-  const script = [
-    'set -e',
-    `mkfifo -m 600 ${shQuote(fifo)}`,
-    `sha256sum < ${shQuote(fifo)} & sum=$!`,
-    `${DECOMPRESS[kind]} < ${shQuote(file)} | tee ${shQuote(fifo)} | tar ${TAR_EXTRACT.map(shQuote).join(' ')} -C ${shQuote(dest)}`,
-    'wait $sum',
-    `rm -f ${shQuote(fifo)}`,
-  ].join('\n');
-  const [diff, packed] = await Promise.all([
-    run('sh', ['-c', script]).catch((e: unknown) => {
-      throw withContext('unpacking', e);
-    }),
-    expectDigest ? run('sha256sum', [file]) : null,
-  ]);
-  if (packed) {
-    const got = `sha256:${packed.stdout.toString().split(' ')[0]}`;
-    if (got !== expectDigest) throw new MincError(`digest mismatch: expected ${expectDigest}, got ${got}`);
+  const packed = new Hasher();
+  const diff = new Hasher();
+  const tar = childStage('tar', [...TAR_EXTRACT, '-C', dest], 'ignore');
+  let zstd: ReturnType<typeof childStage> | null = null;
+  const feed: Promise<unknown>[] = [];
+  if (kind === 'zstd') {
+    zstd = childStage('zstd', ['-dcq'], 'pipe');
+    feed.push(pipeline(createReadStream(file), packed, zstd.proc.stdin!));
+    feed.push(pipeline(zstd.proc.stdout as Readable, diff, tar.proc.stdin!));
+  } else {
+    feed.push(pipeline(createReadStream(file), packed, kind === 'gzip' ? createGunzip() : new PassThrough(), diff, tar.proc.stdin!));
   }
+  const results = await Promise.allSettled([...feed, zstd?.done, tar.done]);
+  // a broken stream (bad gzip) says more than tar's "unexpected EOF"; a tar that failed says more than the EPIPE it caused
+  const errs = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error & { code?: string }] : []));
+  const bad = errs.find((e) => !['EPIPE', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED'].includes(e.code ?? '') && !(e instanceof MincError)) ?? errs.find((e) => e instanceof MincError) ?? errs[0];
+  if (bad) throw withContext('unpacking', bad);
+  if (expectDigest && packed.digest() !== expectDigest) throw new MincError(`digest mismatch: expected ${expectDigest}, got ${packed.digest()}`);
   await convertWhiteouts(dest);
-  return `sha256:${diff.stdout.toString().split(' ')[0]}`;
+  return diff.digest();
 }

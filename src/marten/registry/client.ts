@@ -2,6 +2,8 @@
  * A Registry HTTP API v2 client (node's fetch): one repository, auth done on
  * the first 401 (bearer token challenge, else basic), errors as one line.
  */
+import type { IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
 import { MincError } from '../../errors.js';
 import { basicHeader, dockerCredentials, fetchToken, parseChallenge, type Credentials } from './auth.js';
 import { isLoopback, type Ref } from './ref.js';
@@ -12,6 +14,26 @@ export interface ClientOptions {
 }
 
 type Init = RequestInit & { duplex?: 'half' };
+
+// node:http(s) are loaded on first use: marten pull's GETs go through them (no undici to load, no web streams)
+const lazyRequire = createRequire(import.meta.url);
+
+/** One GET with node:http(s); resolves to the response (status and body unread). */
+function httpGet(url: URL, headers: Record<string, string>): Promise<IncomingMessage> {
+  const mod = (url.protocol === 'https:' ? lazyRequire('node:https') : lazyRequire('node:http')) as typeof import('node:http');
+  return new Promise((resolve, reject) => {
+    const req = mod.get(url, { headers }, resolve);
+    req.on('error', (err: NodeJS.ErrnoException) => reject(new MincError(`GET ${url.href}: ${[err.code, err.message].filter(Boolean).join(' ')}`)));
+  });
+}
+
+async function readAll(res: IncomingMessage): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of res) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+const STATUS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable' };
 
 export class RegistryClient {
   readonly base: string;
@@ -62,6 +84,55 @@ export class RegistryClient {
     return res;
   }
 
+  /**
+   * A GET with node:http(s) (what pull uses: less to load and to copy than fetch): follows
+   * redirects (the authorization only to the registry's own host), authenticates on the
+   * first 401; resolves to a 200 response whose body is for the caller to read.
+   */
+  async get(path: string, headers: Record<string, string> = {}): Promise<IncomingMessage> {
+    let url = new URL(path.startsWith('http') ? path : `${this.base}${path}`);
+    const origin = url.origin;
+    let authed = false;
+    for (let hops = 0; hops < 10; hops++) {
+      const h = { ...headers, ...(this.auth && url.origin === origin ? { authorization: this.auth } : {}) };
+      const res = await httpGet(url, h);
+      const status = res.statusCode ?? 0;
+      if (status === 200) return res;
+      if ([301, 302, 303, 307, 308].includes(status) && res.headers.location) {
+        res.resume();
+        url = new URL(res.headers.location, url);
+        continue;
+      }
+      if (status === 401 && !authed && url.origin === origin) {
+        res.resume();
+        await this.authenticateWith(String(res.headers['www-authenticate'] ?? ''));
+        authed = true;
+        continue;
+      }
+      let detail = '';
+      try {
+        const body = JSON.parse((await readAll(res)).toString('utf8')) as { errors?: { code?: string; message?: string }[] };
+        detail = body.errors?.map((e) => [e.code, e.message].filter(Boolean).join(' ')).join('; ') ?? '';
+      } catch {
+        /* not JSON */
+      }
+      const what = status === 401 ? ' (unauthorized: check the credentials in ~/.docker/config.json)' : status === 404 ? ' (not found)' : '';
+      throw new MincError(`GET ${url.href}: ${status} ${res.statusMessage || STATUS[status] || ''}${what}${detail ? `: ${detail}` : ''}`);
+    }
+    throw new MincError(`GET ${url.href}: too many redirects`);
+  }
+
+  /** The URL and headers a plain GET of path goes with now (for a download thread, blobpool.ts). */
+  plainGet(path: string): { url: string; headers: Record<string, string> } {
+    return { url: `${this.base}${path}`, headers: this.auth ? { authorization: this.auth } : {} };
+  }
+
+  /** A GET's whole body (manifests, configs). */
+  async getText(path: string, headers: Record<string, string> = {}): Promise<{ text: string; contentType: string }> {
+    const res = await this.get(path, headers);
+    return { text: (await readAll(res)).toString('utf8'), contentType: String(res.headers['content-type'] ?? '') };
+  }
+
   /** Authenticate ahead of a request with a body that cannot be sent twice (uploads). */
   async ensureAuth(): Promise<void> {
     if (this.auth) return;
@@ -72,7 +143,10 @@ export class RegistryClient {
 
   private async authenticate(res: Response): Promise<void> {
     await res.body?.cancel();
-    const header = res.headers.get('www-authenticate');
+    await this.authenticateWith(res.headers.get('www-authenticate'));
+  }
+
+  private async authenticateWith(header: string | null): Promise<void> {
     const { scheme, params } = parseChallenge(header ?? '');
     if (scheme === 'bearer') {
       this.auth = `Bearer ${await fetchToken(params, this.scope, this.creds)}`;

@@ -1,0 +1,95 @@
+/**
+ * A blob GET over plain http on a bare socket: no http parser, no stream
+ * objects, one reused 1 MB read buffer; each read is hashed and written to
+ * the file as it comes, with no copy in between.  It halves the CPU a pull
+ * from a plain-http registry (localhost, --insecure) costs.  Only the plain
+ * case: a 200 with a Content-Length.  Anything else (a 401 for a token, a
+ * redirect, a 404, chunked, https) resolves to { status } (-1: not plain)
+ * before a byte is written, and the caller asks again the ordinary way
+ * (client.ts), which authenticates, follows, or says what is wrong.
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+export interface BlobJob {
+  url: string;
+  headers: Record<string, string>;
+  /** the file to write (created or truncated) */
+  file: string;
+}
+
+export type BlobResult = { status: 200; digest: string; size: number } | { status: number };
+
+// node:net and node:crypto load on first use
+const lazyRequire = createRequire(import.meta.url);
+
+export function rawGet(job: BlobJob, onBytes: (n: number) => void): Promise<BlobResult> {
+  const u = new URL(job.url);
+  if (u.protocol !== 'http:') return Promise.resolve({ status: -1 });
+  const net = lazyRequire('node:net') as typeof import('node:net');
+  const { createHash } = lazyRequire('node:crypto') as typeof import('node:crypto');
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    let head: Buffer | null = Buffer.alloc(0);
+    let fd = -1;
+    let want = 0;
+    let got = 0;
+    let done = false;
+    const finish = (result: BlobResult | null, err?: unknown): void => {
+      if (done) return;
+      done = true;
+      sock.destroy();
+      if (fd >= 0) closeSync(fd);
+      if (err !== undefined) reject(err);
+      else resolve(result!);
+    };
+    const body = (chunk: Buffer): void => {
+      const b = got + chunk.length > want ? chunk.subarray(0, want - got) : chunk;
+      h.update(b);
+      for (let off = 0; off < b.length; ) off += writeSync(fd, b, off);
+      got += b.length;
+      onBytes(b.length);
+      if (got === want) finish({ status: 200, digest: `sha256:${h.digest('hex')}`, size: got });
+    };
+    const onread = (n: number, buf: Buffer): void => {
+      if (done) return;
+      try {
+        if (head === null) return body(buf.subarray(0, n));
+        head = Buffer.concat([head, buf.subarray(0, n)]);
+        const end = head.indexOf('\r\n\r\n');
+        if (end < 0) {
+          if (head.length > 65536) finish({ status: -1 });
+          return;
+        }
+        const lines = head.subarray(0, end).toString('latin1').split('\r\n');
+        const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '')?.[1] ?? -1);
+        const hdr: Record<string, string> = {};
+        for (const l of lines.slice(1)) {
+          const i = l.indexOf(':');
+          if (i > 0) hdr[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+        }
+        if (status !== 200) return finish({ status });
+        if (hdr['transfer-encoding'] || !/^\d+$/.test(hdr['content-length'] ?? '')) return finish({ status: -1 });
+        want = Number(hdr['content-length']);
+        fd = openSync(job.file, 'w');
+        const rest = head.subarray(end + 4);
+        head = null;
+        if (want === 0) return finish({ status: 200, digest: `sha256:${h.digest('hex')}`, size: 0 });
+        if (rest.length > 0) body(rest);
+      } catch (err) {
+        finish(null, err);
+      }
+    };
+    const sock = net.connect({
+      host: u.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: Number(u.port || 80),
+      onread: { buffer: Buffer.allocUnsafe(1 << 20), callback: (n: number, buf: Uint8Array): boolean => (onread(n, buf as Buffer), true) },
+    });
+    sock.on('connect', () => {
+      const extra = Object.entries(job.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      sock.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUser-Agent: marten\r\nAccept: */*\r\nConnection: close\r\n${extra}\r\n`);
+    });
+    sock.on('error', (e: NodeJS.ErrnoException) => finish(null, new Error(`GET ${job.url}: ${[e.code, e.message].filter(Boolean).join(' ')}`)));
+    sock.on('close', () => finish(null, new Error(`GET ${job.url}: the connection closed before the end of the blob`)));
+  });
+}
