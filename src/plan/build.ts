@@ -39,7 +39,6 @@ const rootOf = (tempdir: string): string => `${tempdir}/root`;
 export function rootSteps({ config, facts, tempdir }: PlanInput): Step[] {
   const root = rootOf(tempdir);
   const steps: Step[] = [s('Record the pid of this init as the host sees it (for minc --gc)', 'host_pid')];
-  if (config.name) steps.push(s("Set the container's hostname", tool(facts, 'hostname'), config.name));
   steps.push(s('Make the mount namespace private: nothing mounted here propagates to the host', tool(facts, 'mount'), '--make-rprivate', '/'));
   if (config.direct) {
     steps.push(s('Bind the root directory itself (--direct): writes reach it', tool(facts, 'mount'), '--bind', config.rootdir, root));
@@ -47,10 +46,26 @@ export function rootSteps({ config, facts, tempdir }: PlanInput): Step[] {
     steps.push(s('Mount the copy-on-write root: the root directory below, writes land in storage/',
       tool(facts, 'mount'), '-t', 'overlay', '-o', `lowerdir=${config.layers ? config.layers.join(':') : config.rootdir},upperdir=${tempdir}/storage,workdir=${tempdir}/work`, 'minc-overlay', root));
   }
-  steps.push(s('The fifos that start the command only once the host root is detached',
-    tool(facts, 'mkfifo'), '-m', '600', `${tempdir}/ready`, `${tempdir}/go`));
   return steps;
 }
+
+/** The hostname, and the fifos that order the command's start after the host root is gone. */
+export function hostSteps({ config, facts, tempdir }: PlanInput): Step[] {
+  const steps: Step[] = [];
+  if (config.name) steps.push(s("Set the container's hostname", tool(facts, 'hostname'), config.name));
+  if (dropsRoot(config)) {
+    steps.push(s('The fifos that start the command only once the host root is detached (another process detaches it)',
+      tool(facts, 'mkfifo'), '-m', '600', `${tempdir}/ready`, `${tempdir}/go`));
+  }
+  return steps;
+}
+
+/**
+ * The command's process gives up root (--user) or capabilities (--nocaps)
+ * before it is loaded: then it cannot detach the host root itself, and init
+ * does it once the process signals it is loaded (the fifos).
+ */
+export const dropsRoot = (config: Config): boolean => Boolean(config.user || config.nocaps);
 
 /** A fresh /proc with runc's read-only paths, and a read-only /sys. */
 export function procSysSteps({ facts, tempdir }: PlanInput): Step[] {
@@ -69,12 +84,16 @@ export function procSysSteps({ facts, tempdir }: PlanInput): Step[] {
   return steps;
 }
 
-/** runc's masked paths: files get the container's /dev/null, directories an empty read-only tmpfs. */
+/**
+ * runc's masked paths: files get /dev/null (the host's, as runc binds the
+ * /dev/null it gives the container: so the masks need only /proc and /sys),
+ * directories an empty read-only tmpfs.
+ */
 export function maskSteps({ facts, tempdir }: PlanInput): Step[] {
   const root = rootOf(tempdir);
   return MASKED.flatMap((p) => {
     const kind = facts.existing.get(p);
-    if (kind === 'file') return [s(`Mask ${p} (runc's masked paths)`, tool(facts, 'mount'), '--bind', `${root}/dev/null`, `${root}${p}`)];
+    if (kind === 'file') return [s(`Mask ${p} (runc's masked paths)`, tool(facts, 'mount'), '--bind', '/dev/null', `${root}${p}`)];
     if (kind === 'dir') return [s(`Mask ${p} (runc's masked paths)`, tool(facts, 'mount'), '-t', 'tmpfs', '-o', 'ro,nosuid,nodev,noexec', 'tmpfs', `${root}${p}`)];
     return [];
   });
@@ -162,9 +181,15 @@ export function pivotSteps({ facts, tempdir }: PlanInput): Step[] {
 export function commandChain({ config, facts }: PlanInput): Arg[] {
   const viaLoader = (name: Tool, ...args: Arg[]): Arg[] => [
     `${PUT_OLD}${facts.ldso}`, '--library-path', hostLibpath(facts), `${PUT_OLD}${tool(facts, name)}`, ...args];
-  let chain: Arg[] = viaLoader('sh', '-c', { sh: '"$MINC_FINAL"' }, 'minc', { sh: '"$@"' });
+  const sync = dropsRoot(config);
+  // without a drop of root the host's sh detaches the host root itself, then execs the command
+  let chain: Arg[] = sync
+    ? viaLoader('sh', '-c', { sh: '"$MINC_FINAL"' }, 'minc', { sh: '"$@"' })
+    : viaLoader('sh', '-c', { sh: '"$MINC_FINAL_SELF"' }, 'minc', `${PUT_OLD}${facts.ldso}`, hostLibpath(facts), `${PUT_OLD}${tool(facts, 'umount')}`, PUT_OLD, { sh: '"$@"' });
   const vars = (config.env ?? []).filter((e) => /^[^=-][^=]*=/.test(e));
-  if (vars.length > 0 || config.workdir) chain = viaLoader('env', ...(config.workdir ? ['-C', config.workdir] : []), ...vars, ...chain);
+  // INT/QUIT: ignored in an asynchronous list (the fifo start) and by init on a terminal; the command gets them back
+  const signals = sync || facts.ttyMode ? ['--default-signal=INT,QUIT'] : [];
+  const envArgs = [...signals, ...(config.workdir ? ['-C', config.workdir] : []), ...vars];
   const user = config.user;
   const groups = user ? [user.gid, ...(user.groups ?? []).filter((g) => g !== user.gid)].join(',') : '';
   if (config.nocaps) {
@@ -173,11 +198,15 @@ export function commandChain({ config, facts }: PlanInput): Arg[] {
   } else if (user) {
     chain = viaLoader('chroot', `--userspec=${user.uid}:${user.gid}`, `--groups=${groups}`, '/', ...chain);
   }
-  return viaLoader('env', '--default-signal=INT,QUIT', ...chain);
+  return envArgs.length > 0 ? viaLoader('env', ...envArgs, ...chain) : chain;
 }
 
 export function launchSteps(input: PlanInput): Step[] {
-  return [s('Start the command, detach the host root, stay as its init', 'launch', input.config.asPid1 ? '1' : '0', ...commandChain(input))];
+  const aspid1 = input.config.asPid1 ? '1' : '0';
+  if (dropsRoot(input.config)) {
+    return [s('Start the command, detach the host root once it is loaded, stay as its init', 'launch', aspid1, ...commandChain(input))];
+  }
+  return [s('Start the command (it detaches the host root, then execs), stay as its init', 'launch_self', aspid1, ...commandChain(input))];
 }
 
 export function buildPlan(input: PlanInput): Plan {
@@ -200,13 +229,13 @@ export function buildPlan(input: PlanInput): Plan {
     vars,
     steps: [
       ...rootSteps(input),
-      // /dev, /etc and /proc + /sys are set up side by side; the masks need /dev and /proc
+      // /dev, /etc and /proc + /sys (with the masks) are set up side by side
       ...devSteps(input).map((st) => ({ ...st, lane: 'dev' })),
-      ...etcSteps(input).map((st) => ({ ...st, lane: 'etc' })),
-      ...procSysSteps(input),
+      ...[...hostSteps(input), ...etcSteps(input)].map((st) => ({ ...st, lane: 'etc' })),
+      ...procSysSteps(input), ...maskSteps(input),
       s('Wait for the set-up of /dev', 'join_lane', 'dev'),
       s('Wait for the set-up of /etc and /tmp', 'join_lane', 'etc'),
-      ...maskSteps(input), ...extraNsSteps(input), ...bindSteps(input),
+      ...extraNsSteps(input), ...bindSteps(input),
       ...pivotSteps(input), ...lateBindSteps(input), ...launchSteps(input),
     ],
   };

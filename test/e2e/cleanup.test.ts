@@ -57,7 +57,10 @@ describe('a step that fails midway (failure injected with strace)', () => {
   const CASES: [string, (src: string, src2: string) => string[], (src: string, src2: string) => string[], RegExp][] = [
     ['the fresh /proc mount', () => ['-P', 'proc', '-e', 'trace=mount', '-e', 'inject=mount:error=EPERM'], () => [], /procfs/],
     ['the devpts mount', () => ['-P', 'devpts', '-e', 'trace=mount', '-e', 'inject=mount:error=EPERM'], () => [], /devpts/],
-    ['the first mknod (mkfifo of the start fifos)', () => ['-e', 'trace=mknodat,mknod', '-e', 'inject=mknodat:error=EPERM'], () => [], /fifos/],
+    // (a step of the /dev lane, which runs beside the /proc and /etc steps: still one line, naming it)
+    ['the first mknod (/dev/null, in the /dev lane)', () => ['-e', 'trace=mknodat,mknod', '-e', 'inject=mknodat:error=EPERM'], () => [], /\/dev\/null/],
+    ['the mkfifo of the start fifos (a command that drops root)', () => ['-e', 'trace=mknodat,mknod', '-e', 'inject=mknodat:error=EPERM'],
+      () => ['--usedev', '--user', '1000'], /fifos/],
     ['pivot_root', () => ['-e', 'trace=pivot_root', '-e', 'inject=pivot_root:error=EINVAL'], () => [], /pivot_root/],
     ['the second mount call of a mount process (a read-only remount)', () => ['-e', 'trace=mount', '-e', 'inject=mount:error=EPERM:when=2'],
       (src) => ['-b', `${src}:/robind:ro`], /read-only/],

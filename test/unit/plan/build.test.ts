@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/options/validate.js';
 import {
-  bindSteps, buildPlan, commandChain, devSteps, etcSteps, lateBindSteps, launchSteps, maskSteps, pivotSteps, procSysSteps, rootSteps,
+  bindSteps,
+  hostSteps, buildPlan, commandChain, devSteps, etcSteps, lateBindSteps, launchSteps, maskSteps, pivotSteps, procSysSteps, rootSteps,
   type PlanInput,
 } from '../../../src/plan/build.js';
 import { extraNsSteps } from '../../../src/plan/extra.js';
@@ -113,7 +114,8 @@ describe('buildPlan: order', () => {
     it(`runs only stage functions after pivot_root, host tools through hostrun, and starts the command last (${name})`, () => {
       const v = steps(c, f);
       const pivot = pivotIndex(v);
-      const launch = fnIndex(v, 'launch', c.asPid1 ? '1' : '0');
+      // a command that drops root (--user, --nocaps) is started by `launch` with the fifos, any other by `launch_self`
+      const launch = fnIndex(v, c.user || c.nocaps ? 'launch' : 'launch_self', c.asPid1 ? '1' : '0');
       expect(launch).toBe(v.length - 1);
       v.forEach((st, i) => {
         if (i <= pivot) return;
@@ -123,7 +125,7 @@ describe('buildPlan: order', () => {
       });
       // bind_late and launch come after pivot_root, the early steps before it
       v.forEach((st, i) => {
-        if (isFn(st, 'bind_late') || isFn(st, 'launch')) expect(i, text(st)).toBeGreaterThan(pivot);
+        if (isFn(st, 'bind_late') || isFn(st, 'launch') || isFn(st, 'launch_self')) expect(i, text(st)).toBeGreaterThan(pivot);
         for (const fn of ['bind_early', 'plain_dir', 'etc_bind', 'mtab_link', 'host_pid']) if (isFn(st, fn)) expect(i, text(st)).toBeLessThan(pivot);
       });
       // exactly one hostrun umount: none in the plan (the stage's unmounter does it once, after launch)
@@ -131,19 +133,21 @@ describe('buildPlan: order', () => {
     });
   }
 
-  it('mounts the overlay, then /tmp in it, makes the fifos, enters the root and pivots, in that order', () => {
-    const overlay = mountOf(all, 'overlay', '-t', 'overlay');
-    const tmp = mountOf(all, '/tmp tmpfs', `${R}/tmp`);
-    const fifos = only(all, 'fifos', (st) => prog(st) === toolPath('mkfifo'));
-    const cd = only(all, 'cd', (st) => isFn(st, 'cd'));
-    const pivot = pivotIndex(all);
+  it('mounts the overlay, then /tmp in it, makes the fifos (only for a command that drops root), enters the root and pivots, in that order', () => {
+    expect(all.some((st) => prog(st) === toolPath('mkfifo'))).toBe(false);
+    const drops = steps({ user: { uid: 1000, gid: 1000 } });
+    const overlay = mountOf(drops, 'overlay', '-t', 'overlay');
+    const tmp = mountOf(drops, '/tmp tmpfs', `${R}/tmp`);
+    const fifos = only(drops, 'fifos', (st) => prog(st) === toolPath('mkfifo'));
+    const cd = only(drops, 'cd', (st) => isFn(st, 'cd'));
+    const pivot = pivotIndex(drops);
     ascending([overlay, fifos, tmp, cd, pivot]);
-    expect(args(all[fifos]!)).toEqual(['-m', '600', `${TEMP}/ready`, `${TEMP}/go`]);
-    expect(all[cd]!.argv).toEqual(['cd', R]);
+    expect(args(drops[fifos]!)).toEqual(['-m', '600', `${TEMP}/ready`, `${TEMP}/go`]);
+    expect(drops[cd]!.argv).toEqual(['cd', R]);
     expect(cd).toBe(pivot - 1);
     // the host root goes on /tmp, above the container's /tmp tmpfs; no put_old directory is made
     expect(PUT_OLD).toBe('/tmp');
-    expect(args(all[pivot]!)).toEqual(['.', PUT_OLD.slice(1)]);
+    expect(args(drops[pivot]!)).toEqual(['.', PUT_OLD.slice(1)]);
     expect(all.some((st) => text(st).includes('oldroot'))).toBe(false);
   });
 
@@ -159,17 +163,13 @@ describe('buildPlan: order', () => {
       expect(i, p).toBeLessThan(pivot);
       if (p.startsWith('/sys')) expect(i, p).toBeGreaterThan(sys);
     }
-    // a file is masked with the container's own /dev/null, after /dev and its nodes exist
+    // a file is masked with the host's /dev/null (as runc binds the /dev/null it gives the container), so the
+    // masks wait for /proc and /sys only: /dev is set up beside them, in its own lane
     const kcore = only(all, 'mask kcore', (st) => prog(st) === toolPath('mount') && has(st, `${R}/proc/kcore`));
-    expect(args(all[kcore]!)).toEqual(['--bind', `${R}/dev/null`, `${R}/proc/kcore`]);
-    ascending([dev, nullNode, kcore]);
-    // every mask after the whole of /dev (its devpts included)
-    const lastDev = Math.max(...all.flatMap((st, i) => (text(st).includes(`${R}/dev`) && !has(st, `${R}/dev/null`) ? [i] : [])));
-    for (const p of MASKED) {
-      all.forEach((st, i) => {
-        if (prog(st) === toolPath('mount') && args(st).at(-1) === `${R}${p}`) expect(i, p).toBeGreaterThan(lastDev);
-      });
-    }
+    expect(args(all[kcore]!)).toEqual(['--bind', '/dev/null', `${R}/proc/kcore`]);
+    expect(all[kcore]!.lane).toBeUndefined();
+    for (const i of [dev, nullNode]) expect(all[i]!.lane).toBe('dev');
+    ascending([proc, sys, kcore]);
   });
 
   it('binds the user binds after /etc and /tmp, and launches last', () => {
@@ -186,7 +186,7 @@ describe('buildPlan: order', () => {
       if (i < pivot && mounts(st) && !isFn(st, 'bind_early')) expect(i, text(st)).toBeLessThan(early);
     });
     ascending([early, pivot, late]);
-    expect(fnIndex(all, 'launch', '0')).toBe(all.length - 1);
+    expect(fnIndex(all, 'launch_self', '0')).toBe(all.length - 1);
   });
 
   it('is the concatenation of the stage builders', () => {
@@ -197,9 +197,9 @@ describe('buildPlan: order', () => {
     expect(buildPlan(i).steps).toEqual([
       ...rootSteps(i),
       ...devSteps(i).map((st) => ({ ...st, lane: 'dev' })),
-      ...etcSteps(i).map((st) => ({ ...st, lane: 'etc' })),
-      ...procSysSteps(i), join('dev'), join('etc'),
-      ...maskSteps(i), ...extraNsSteps(i), ...bindSteps(i),
+      ...[...hostSteps(i), ...etcSteps(i)].map((st) => ({ ...st, lane: 'etc' })),
+      ...procSysSteps(i), ...maskSteps(i), join('dev'), join('etc'),
+      ...extraNsSteps(i), ...bindSteps(i),
       ...pivotSteps(i), ...lateBindSteps(i), ...launchSteps(i),
     ]);
     expect(pivotSteps(i).map((st) => prog(st))).toEqual(['cd', toolPath('pivot_root')]);
@@ -348,7 +348,7 @@ describe('buildPlan: /proc and /sys', () => {
     const existing = new Map<string, 'dir' | 'file'>([['/proc/kcore', 'file'], ['/proc/scsi', 'dir'], ['/sys/firmware', 'dir']]);
     const masks = maskSteps(input({}, { existing }));
     expect(masks.map((st) => st.argv)).toEqual([
-      [toolPath('mount'), '--bind', `${R}/dev/null`, `${R}/proc/kcore`],
+      [toolPath('mount'), '--bind', '/dev/null', `${R}/proc/kcore`],
       [toolPath('mount'), '-t', 'tmpfs', '-o', 'ro,nosuid,nodev,noexec', 'tmpfs', `${R}/proc/scsi`],
       [toolPath('mount'), '-t', 'tmpfs', '-o', 'ro,nosuid,nodev,noexec', 'tmpfs', `${R}/sys/firmware`],
     ]);
@@ -416,14 +416,22 @@ describe('buildPlan: the command chain', () => {
   const words = (chain: readonly Arg[]): string[] => chain.map((a) => (typeof a === 'string' ? a : a.sh));
   const indexOfTool = (chain: readonly Arg[], t: Tool): number => chain.indexOf(`${PUT_OLD}${toolPath(t)}`);
 
-  it("runs host tools through the host's loader from under the old root, ending in sh running $MINC_FINAL", () => {
+  it("without a drop of root: the host's sh (through the loader) detaches the host root itself, then execs", () => {
     const chain = commandChain(input());
+    expect(words(chain)).toEqual([...viaLoader, `${PUT_OLD}${toolPath('sh')}`, '-c', '"$MINC_FINAL_SELF"', 'minc',
+      `${PUT_OLD}${LDSO}`, viaLoader[2], `${PUT_OLD}${toolPath('umount')}`, PUT_OLD, '"$@"']);
+    // on a terminal INT and QUIT come back to default first (init and unshare start with them ignored)
+    const tty = commandChain(input({}, { ttyMode: true }));
+    expect(tty.slice(0, 5)).toEqual([...viaLoader, `${PUT_OLD}${toolPath('env')}`, '--default-signal=INT,QUIT']);
+    expect(words(tty.slice(5))).toEqual(words(chain));
+  });
+
+  it("dropping root: host tools through the loader reset INT/QUIT, switch, and end in sh running $MINC_FINAL (the fifo start)", () => {
+    const chain = commandChain(input({ user: { uid: 1, gid: 1 } }));
     expect(chain.slice(0, 4)).toEqual([...viaLoader, `${PUT_OLD}${toolPath('env')}`]);
     expect(chain[4]).toBe('--default-signal=INT,QUIT');
-    expect(words(chain.slice(5))).toEqual([...viaLoader, `${PUT_OLD}${toolPath('sh')}`, '-c', '"$MINC_FINAL"', 'minc', '"$@"']);
-    expect(words(chain).some((w) => w.startsWith('--userspec'))).toBe(false);
+    expect(words(chain).slice(-5)).toEqual([`${PUT_OLD}${toolPath('sh')}`, '-c', '"$MINC_FINAL"', 'minc', '"$@"']);
     expect(indexOfTool(chain, 'capsh')).toBe(-1);
-    expect(indexOfTool(chain, 'chroot')).toBe(-1);
   });
 
   it('--user alone switches user with chroot --userspec=UID:GID --groups=GID,SUPPLEMENTARY... /', () => {
@@ -489,8 +497,8 @@ describe('buildPlan: the command chain', () => {
   it("an image's environment and working directory go through env before the command", () => {
     const chain = commandChain(input({ env: ['A=1', 'B=two words', '-bad', 'noequals'], workdir: '/app' }));
     const envs = chain.flatMap((a, i) => (a === `${PUT_OLD}${toolPath('env')}` ? [i] : []));
-    expect(envs).toHaveLength(2);
-    const inner = envs[1]!;
+    expect(envs).toHaveLength(1);
+    const inner = envs[0]!;
     expect(chain.slice(inner + 1, inner + 5)).toEqual(['-C', '/app', 'A=1', 'B=two words']);
     expect(chain.slice(inner + 5, inner + 8)).toEqual(viaLoader);
     expect(words(chain)).not.toContain('-bad');
@@ -499,9 +507,11 @@ describe('buildPlan: the command chain', () => {
 
   it('launch passes --as-pid-1 and the chain', () => {
     const [st] = launchSteps(input({ asPid1: true }));
-    expect(st!.argv.slice(0, 2)).toEqual(['launch', '1']);
+    expect(st!.argv.slice(0, 2)).toEqual(['launch_self', '1']);
     expect(st!.argv.slice(2)).toEqual(commandChain(input({ asPid1: true })));
     expect(launchSteps(input())[0]!.argv[1]).toBe('0');
+    const [drops] = launchSteps(input({ asPid1: true, nocaps: ['cap_net_raw'] }));
+    expect(drops!.argv.slice(0, 2)).toEqual(['launch', '1']);
   });
 });
 
