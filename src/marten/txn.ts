@@ -4,9 +4,10 @@
  * complete, and removed when a run fails or is interrupted.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
+import { dirSync } from 'tmp-promise';
 import { withContext } from '../errors.js';
 import type { Store } from './store.js';
 
@@ -26,11 +27,11 @@ function installHandlers(): void {
   }
 }
 
-/** A new staging dir tmp/<pid>-XXXXXX (prune removes those of dead processes). */
+/** A new staging dir tmp/<pid>-... (tmp-promise; prune removes those of dead processes). */
 export function stagingDir(store: Store): { dir: string; done: () => void } {
   installHandlers();
   store.ensure();
-  const dir = mkdtempSync(join(store.tmp, `${process.pid}-`));
+  const dir = dirSync({ tmpdir: store.tmp, prefix: String(process.pid) }).name; // tmp/<pid>-<pid>-XXXXXXXXXXXX
   staged.add(dir);
   return {
     dir,
