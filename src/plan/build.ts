@@ -112,8 +112,14 @@ export function devSteps({ config, facts, tempdir }: PlanInput): Step[] {
       s('A private /dev: a chmod or rm in it cannot touch the host', mount, '-t', 'tmpfs', '-o', 'mode=755,nosuid,size=65536k', 'tmpfs', dev),
       s('Directories for devpts, POSIX shared memory and message queues', tool(facts, 'mkdir'), `${dev}/pts`, `${dev}/shm`, `${dev}/mqueue`),
     );
-    for (const [name, major, minor] of DEVICES) {
-      steps.push(s(`The container's own /dev/${name} (made with mknod, as docker does)`, tool(facts, 'mknod'), '-m', '666', `${dev}/${name}`, 'c', String(major), String(minor)));
+    if (facts.hostDevNodes) {
+      // one exec for all six: cp -a makes each node anew with mknod(2), as the host's (checked: facts.ts)
+      steps.push(s(`The container's own ${DEVICES.map(([n]) => n).join(' ')} (new nodes: cp -a makes them with mknod(2), as docker does with mknod)`,
+        tool(facts, 'cp'), '-a', ...DEVICES.map(([n]) => `/dev/${n}`), `${dev}/`));
+    } else {
+      for (const [name, major, minor] of DEVICES) {
+        steps.push(s(`The container's own /dev/${name} (made with mknod, as docker does)`, tool(facts, 'mknod'), '-m', '666', `${dev}/${name}`, 'c', String(major), String(minor)));
+      }
     }
   }
   steps.push(s('A new devpts instance: the container sees only its own ptys',
@@ -121,7 +127,10 @@ export function devSteps({ config, facts, tempdir }: PlanInput): Step[] {
   if (config.usedev) {
     steps.push(s('/dev/ptmx opens this devpts instance', mount, '--bind', `${dev}/pts/ptmx`, `${dev}/ptmx`));
   } else {
-    for (const [target, link] of DEV_LINKS) steps.push(s(`${link} -> ${target}`, tool(facts, 'ln'), '-s', target, `${root}${link}`));
+    // links whose name is their target's last component go in one ln (into the directory)
+    const same = DEV_LINKS.filter(([target, link]) => target.split('/').at(-1) === link.split('/').at(-1));
+    if (same.length > 0) steps.push(s(same.map(([t, l]) => `${l} -> ${t}`).join(', '), tool(facts, 'ln'), '-s', ...same.map(([t]) => t), `${dev}/`));
+    for (const [target, link] of DEV_LINKS.filter((l) => !same.includes(l))) steps.push(s(`${link} -> ${target}`, tool(facts, 'ln'), '-s', target, `${root}${link}`));
     steps.push(
       s('/dev/shm for POSIX shared memory', mount, '-t', 'tmpfs', '-o', 'mode=1777,nosuid,nodev,noexec', 'shm', `${dev}/shm`),
       s('/dev/mqueue of the new IPC namespace', mount, '-t', 'mqueue', '-o', 'nosuid,nodev,noexec', 'mqueue', `${dev}/mqueue`),

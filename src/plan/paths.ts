@@ -47,7 +47,7 @@ export const DEV_LINKS = [
 ] as const;
 
 /** Host tools the plan runs, by name; facts.ts finds them on the host. */
-export const TOOLS = ['mount', 'umount', 'mkdir', 'touch', 'rm', 'ln', 'mknod', 'mkfifo', 'chroot', 'env', 'hostname', 'pivot_root', 'sh', 'unshare', 'setpriv', 'capsh'] as const;
+export const TOOLS = ['mount', 'umount', 'mkdir', 'touch', 'rm', 'ln', 'mknod', 'cp', 'mkfifo', 'chroot', 'env', 'hostname', 'pivot_root', 'sh', 'unshare', 'setpriv', 'capsh'] as const;
 export type Tool = (typeof TOOLS)[number];
 
 /** Linux capability names (capabilities(7)), for --nocaps validation. */

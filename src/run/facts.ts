@@ -6,7 +6,7 @@ import { accessSync, constants, existsSync, readFileSync, readlinkSync, realpath
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { isatty } from 'node:tty';
-import { MASKED, PROC_READONLY, TOOLS, type Tool } from '../plan/paths.js';
+import { DEVICES, MASKED, PROC_READONLY, TOOLS, type Tool } from '../plan/paths.js';
 
 export interface Facts {
   /** host paths of the tools the plan runs (symlinks resolved: they are used under the put_old prefix) */
@@ -18,6 +18,11 @@ export interface Facts {
   readonly tty?: string;
   /** minc is in the foreground of its controlling terminal: INT and QUIT reach the command from it */
   readonly ttyMode: boolean;
+  /**
+   * the host's /dev has every node of DEVICES as the character device it
+   * should be: then one `cp -a` (mknod(2) for each) makes the container's own
+   */
+  readonly hostDevNodes?: boolean;
   /** which of the fixed /proc and /sys paths exist on this kernel, and their kind */
   readonly existing: ReadonlyMap<string, 'dir' | 'file'>;
   readonly hostname: string;
@@ -88,6 +93,18 @@ function ttyFacts(): { tty?: string; ttyMode: boolean } {
   return { tty, ttyMode: foregroundOfTty() };
 }
 
+/** The host's /dev/null, zero, ... are the character devices DEVICES says (major, minor). */
+export function hostDevNodes(): boolean {
+  return DEVICES.every(([name, major, minor]) => {
+    try {
+      const st = statSync(`/dev/${name}`);
+      return st.isCharacterDevice() && Math.floor(st.rdev / 256) === major && st.rdev % 256 === minor;
+    } catch {
+      return false;
+    }
+  });
+}
+
 export function gatherFacts(): Facts {
   // looked up on first use: a plain run needs about half of them
   const tools: Partial<Record<Tool, string>> = {};
@@ -109,5 +126,5 @@ export function gatherFacts(): Facts {
       /* not on this kernel */
     }
   }
-  return { tools, ...loaderFacts(), ...ttyFacts(), existing, hostname: hostname() };
+  return { tools, ...loaderFacts(), ...ttyFacts(), existing, hostname: hostname(), hostDevNodes: hostDevNodes() };
 }

@@ -58,7 +58,7 @@ describe('a step that fails midway (failure injected with strace)', () => {
     ['the fresh /proc mount', () => ['-P', 'proc', '-e', 'trace=mount', '-e', 'inject=mount:error=EPERM'], () => [], /procfs/],
     ['the devpts mount', () => ['-P', 'devpts', '-e', 'trace=mount', '-e', 'inject=mount:error=EPERM'], () => [], /devpts/],
     // (a step of the /dev lane, which runs beside the /proc and /etc steps: still one line, naming it)
-    ['the first mknod (/dev/null, in the /dev lane)', () => ['-e', 'trace=mknodat,mknod', '-e', 'inject=mknodat:error=EPERM'], () => [], /\/dev\/null/],
+    ['the first mknod (the device nodes, in the /dev lane)', () => ['-e', 'trace=mknodat,mknod', '-e', 'inject=mknodat:error=EPERM'], () => [], /own null/],
     ['the mkfifo of the start fifos (a command that drops root)', () => ['-e', 'trace=mknodat,mknod', '-e', 'inject=mknodat:error=EPERM'],
       () => ['--usedev', '--user', '1000'], /fifos/],
     ['pivot_root', () => ['-e', 'trace=pivot_root', '-e', 'inject=pivot_root:error=EINVAL'], () => [], /pivot_root/],

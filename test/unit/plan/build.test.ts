@@ -287,8 +287,17 @@ describe('buildPlan: /dev', () => {
     expect(String(args(all[pts]!)[3])).toMatch(/(^|,)newinstance(,|$)/);
     expect(args(all[pts]!).at(-1)).toBe(`${dev}/pts`);
     const links = all.filter((st) => prog(st) === toolPath('ln')).map((st) => args(st));
-    expect(links).toEqual(DEV_LINKS.map(([target, link]) => ['-s', target, `${R}${link}`]));
-    expect(links).toContainEqual(['-s', 'pts/ptmx', `${dev}/ptmx`]);
+    // links named as their target's last component (ptmx, fd) go in one ln into /dev; the others one by one
+    expect(links).toEqual([
+      ['-s', 'pts/ptmx', '/proc/self/fd', `${R}/dev/`],
+      ...DEV_LINKS.filter(([, link]) => !['/dev/ptmx', '/dev/fd'].includes(link)).map(([target, link]) => ['-s', target, `${R}${link}`]),
+    ]);
+    // when the host's nodes are the right devices, one cp -a makes all six (mknod(2) each) instead of six mknod runs
+    const copied = steps({}, { hostDevNodes: true });
+    expect(copied.some((st) => prog(st) === toolPath('mknod'))).toBe(false);
+    const cp = copied.filter((st) => prog(st) === toolPath('cp')).map((st) => args(st));
+    expect(cp).toEqual([['-a', ...DEVICES.map(([n]) => `/dev/${n}`), `${R}/dev/`]]);
+    expect(links).toContainEqual(['-s', 'pts/ptmx', '/proc/self/fd', `${dev}/`]);
     const shm = mountOf(all, 'shm', 'shm', `${dev}/shm`);
     const mq = mountOf(all, 'mqueue', '-t', 'mqueue', `${dev}/mqueue`);
     ascending([point, tmpfs, dirs, pts]);
