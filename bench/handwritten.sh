@@ -7,7 +7,7 @@
 # temp dir under /run with resolv.conf and hosts, then in new IPC, UTS, mount
 # and PID namespaces: make-rprivate, overlay of /, /tmp tmpfs, pivot_root,
 # /proc with runc's read-only paths, read-only /sys, a private /dev (tmpfs,
-# mknod, devpts, links, shm, mqueue), runc's masked paths, resolv.conf and
+# its own nodes (cp -a), devpts, links, shm, mqueue), runc's masked paths, resolv.conf and
 # hosts binds, /etc/mtab, detach the old root, run the command (exec'd in a
 # child, as minc does, even for a shell builtin such as true; the inner sh
 # stays as PID 1 and waits), and remove the temp dir.  The root is an overlay
@@ -52,15 +52,10 @@ mount -t sysfs -o ro,nosuid,nodev,noexec sysfs /sys
 
 mount -t tmpfs -o mode=755,nosuid,size=65536k tmpfs /dev
 mkdir /dev/pts /dev/shm /dev/mqueue
-mknod -m 666 /dev/null c 1 3
-mknod -m 666 /dev/zero c 1 5
-mknod -m 666 /dev/full c 1 7
-mknod -m 666 /dev/random c 1 8
-mknod -m 666 /dev/urandom c 1 9
-mknod -m 666 /dev/tty c 5 0
+# own nodes for the container: copies of the host ones (cp -a: mknod(2) each), as minc makes them
+cp -a "$old/dev/null" "$old/dev/zero" "$old/dev/full" "$old/dev/random" "$old/dev/urandom" "$old/dev/tty" /dev/
 mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5,nosuid,noexec devpts /dev/pts
-ln -s pts/ptmx /dev/ptmx
-ln -s /proc/self/fd /dev/fd
+ln -s pts/ptmx /proc/self/fd /dev/
 ln -s /proc/self/fd/0 /dev/stdin
 ln -s /proc/self/fd/1 /dev/stdout
 ln -s /proc/self/fd/2 /dev/stderr
