@@ -215,6 +215,11 @@ export function launchSteps(input: PlanInput): Step[] {
   if (dropsRoot(input.config)) {
     return [s('Start the command, detach the host root once it is loaded, stay as its init', 'launch', aspid1, ...commandChain(input))];
   }
+  const { config, facts } = input;
+  if (!facts.ttyMode && !config.workdir && !(config.env ?? []).length) {
+    // nothing to load from the host for the command: init detaches the host root, then starts it
+    return [s('Start the command once the host root is detached, stay as its init', 'launch_direct', aspid1, { sh: '"$@"' })];
+  }
   return [s('Start the command (it detaches the host root, then execs), stay as its init', 'launch_self', aspid1, ...commandChain(input))];
 }
 

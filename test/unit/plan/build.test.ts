@@ -114,8 +114,10 @@ describe('buildPlan: order', () => {
     it(`runs only stage functions after pivot_root, host tools through hostrun, and starts the command last (${name})`, () => {
       const v = steps(c, f);
       const pivot = pivotIndex(v);
-      // a command that drops root (--user, --nocaps) is started by `launch` with the fifos, any other by `launch_self`
-      const launch = fnIndex(v, c.user || c.nocaps ? 'launch' : 'launch_self', c.asPid1 ? '1' : '0');
+      // a command that drops root (--user, --nocaps) is started by `launch` with the fifos; one that needs host tools
+      // (INT/QUIT reset on a terminal, an image's env) by `launch_self`; any other by `launch_direct`
+      const fn = c.user || c.nocaps ? 'launch' : f.ttyMode || c.workdir || c.env?.length ? 'launch_self' : 'launch_direct';
+      const launch = fnIndex(v, fn, c.asPid1 ? '1' : '0');
       expect(launch).toBe(v.length - 1);
       v.forEach((st, i) => {
         if (i <= pivot) return;
@@ -125,7 +127,7 @@ describe('buildPlan: order', () => {
       });
       // bind_late and launch come after pivot_root, the early steps before it
       v.forEach((st, i) => {
-        if (isFn(st, 'bind_late') || isFn(st, 'launch') || isFn(st, 'launch_self')) expect(i, text(st)).toBeGreaterThan(pivot);
+        if (isFn(st, 'bind_late') || isFn(st, 'launch') || isFn(st, 'launch_self') || isFn(st, 'launch_direct')) expect(i, text(st)).toBeGreaterThan(pivot);
         for (const fn of ['bind_early', 'plain_dir', 'etc_bind', 'mtab_link', 'host_pid']) if (isFn(st, fn)) expect(i, text(st)).toBeLessThan(pivot);
       });
       // exactly one hostrun umount: none in the plan (the stage's unmounter does it once, after launch)
@@ -186,7 +188,8 @@ describe('buildPlan: order', () => {
       if (i < pivot && mounts(st) && !isFn(st, 'bind_early')) expect(i, text(st)).toBeLessThan(early);
     });
     ascending([early, pivot, late]);
-    expect(fnIndex(all, 'launch_self', '0')).toBe(all.length - 1);
+    // (a tty in these facts, but no ttyMode: nothing to reset, so init starts the command directly)
+    expect(fnIndex(all, 'launch_direct', '0')).toBe(all.length - 1);
   });
 
   it('is the concatenation of the stage builders', () => {
@@ -515,10 +518,13 @@ describe('buildPlan: the command chain', () => {
   });
 
   it('launch passes --as-pid-1 and the chain', () => {
-    const [st] = launchSteps(input({ asPid1: true }));
+    const [st] = launchSteps(input({ asPid1: true }, { ttyMode: true }));
     expect(st!.argv.slice(0, 2)).toEqual(['launch_self', '1']);
-    expect(st!.argv.slice(2)).toEqual(commandChain(input({ asPid1: true })));
+    expect(st!.argv.slice(2)).toEqual(commandChain(input({ asPid1: true }, { ttyMode: true })));
     expect(launchSteps(input())[0]!.argv[1]).toBe('0');
+    // nothing to load from the host: init detaches the host root and starts the command itself
+    const [direct] = launchSteps(input({ asPid1: true }));
+    expect(words(direct!.argv)).toEqual(['launch_direct', '1', '"$@"']);
     const [drops] = launchSteps(input({ asPid1: true, nocaps: ['cap_net_raw'] }));
     expect(drops!.argv.slice(0, 2)).toEqual(['launch', '1']);
   });
