@@ -190,15 +190,10 @@ export function pivotSteps({ facts, tempdir }: PlanInput): Step[] {
 export function commandChain({ config, facts }: PlanInput): Arg[] {
   const viaLoader = (name: Tool, ...args: Arg[]): Arg[] => [
     `${PUT_OLD}${facts.ldso}`, '--library-path', hostLibpath(facts), `${PUT_OLD}${tool(facts, name)}`, ...args];
-  const sync = dropsRoot(config);
-  // without a drop of root the host's sh detaches the host root itself, then execs the command
-  let chain: Arg[] = sync
-    ? viaLoader('sh', '-c', { sh: '"$MINC_FINAL"' }, 'minc', { sh: '"$@"' })
-    : viaLoader('sh', '-c', { sh: '"$MINC_FINAL_SELF"' }, 'minc', `${PUT_OLD}${facts.ldso}`, hostLibpath(facts), `${PUT_OLD}${tool(facts, 'umount')}`, PUT_OLD, { sh: '"$@"' });
-  const vars = (config.env ?? []).filter((e) => /^[^=-][^=]*=/.test(e));
-  // INT/QUIT: ignored in an asynchronous list (the fifo start) and by init on a terminal; the command gets them back
-  const signals = sync || facts.ttyMode ? ['--default-signal=INT,QUIT'] : [];
-  const envArgs = [...signals, ...(config.workdir ? ['-C', config.workdir] : []), ...vars];
+  let chain: Arg[] = viaLoader('sh', '-c', { sh: '"$MINC_FINAL"' }, 'minc', { sh: '"$@"' });
+  const vars = imageVars(config);
+  // INT/QUIT: an asynchronous list (the fifo start) starts with them ignored; the command gets them back
+  const envArgs = ['--default-signal=INT,QUIT', ...(config.workdir ? ['-C', config.workdir] : []), ...vars];
   const user = config.user;
   const groups = user ? [user.gid, ...(user.groups ?? []).filter((g) => g !== user.gid)].join(',') : '';
   if (config.nocaps) {
@@ -207,20 +202,22 @@ export function commandChain({ config, facts }: PlanInput): Arg[] {
   } else if (user) {
     chain = viaLoader('chroot', `--userspec=${user.uid}:${user.gid}`, `--groups=${groups}`, '/', ...chain);
   }
-  return envArgs.length > 0 ? viaLoader('env', ...envArgs, ...chain) : chain;
+  return viaLoader('env', ...envArgs, ...chain);
 }
 
+/** An image's Env entries that are NAME=VALUE. */
+const imageVars = (config: Config): string[] => (config.env ?? []).filter((e) => /^[^=-][^=]*=/.test(e));
+
 export function launchSteps(input: PlanInput): Step[] {
-  const aspid1 = input.config.asPid1 ? '1' : '0';
-  if (dropsRoot(input.config)) {
+  const { config } = input;
+  const aspid1 = config.asPid1 ? '1' : '0';
+  if (dropsRoot(config)) {
     return [s('Start the command, detach the host root once it is loaded, stay as its init', 'launch', aspid1, ...commandChain(input))];
   }
-  const { config, facts } = input;
-  if (!facts.ttyMode && !config.workdir && !(config.env ?? []).length) {
-    // nothing to load from the host for the command: init detaches the host root, then starts it
-    return [s('Start the command once the host root is detached, stay as its init', 'launch_direct', aspid1, { sh: '"$@"' })];
-  }
-  return [s('Start the command (it detaches the host root, then execs), stay as its init', 'launch_self', aspid1, ...commandChain(input))];
+  // nothing to load from the host for the command: init detaches the host root, then starts it
+  // (an image's WorkingDir and Env are set with shell builtins)
+  return [s('Start the command once the host root is detached, stay as its init',
+    'launch_direct', aspid1, config.workdir ?? '/', ...imageVars(config), '--', { sh: '"$@"' })];
 }
 
 export function buildPlan(input: PlanInput): Plan {

@@ -21,7 +21,7 @@ export interface Step {
 
 /** The functions of libexec/minc-stage a step may call. */
 export const STAGE_FUNCTIONS = [
-  'cd', 'host_pid', 'plain_dir', 'hostrun', 'etc_bind', 'mtab_link', 'bind_early', 'bind_late', 'join_lane', 'launch', 'launch_self', 'launch_direct',
+  'cd', 'host_pid', 'plain_dir', 'hostrun', 'etc_bind', 'mtab_link', 'bind_early', 'bind_late', 'join_lane', 'launch', 'launch_direct',
 ] as const;
 
 /** Values the stage reads as shell variables. */

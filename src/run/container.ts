@@ -48,10 +48,12 @@ export function launcherArgv(facts: Facts, command: readonly string[]): string[]
   };
   // In the foreground of a terminal ^C and ^\ go to its whole foreground
   // process group: unshare (which would die and take the container with it)
-  // and init must ignore them; the command's chain resets them to default.
-  const ignore = facts.ttyMode ? [need('env'), '--ignore-signal=INT,QUIT'] : [];
-  return [...ignore, need('setpriv'), '--pdeathsig', 'KILL', '--', need('unshare'), '--ipc', '--uts', '--mount', '--pid', '--fork', '--kill-child=KILL', '--',
-    need('sh'), '-c', STAGE_BOOT, 'minc-init', ...command];
+  // must ignore them; init gets them back (as PID 1 of its namespace it is
+  // not killed by them), and so does the command it starts.
+  const tty = facts.ttyMode;
+  return [...(tty ? [need('env'), '--ignore-signal=INT,QUIT'] : []), need('setpriv'), '--pdeathsig', 'KILL', '--',
+    need('unshare'), '--ipc', '--uts', '--mount', '--pid', '--fork', '--kill-child=KILL', '--',
+    ...(tty ? [need('env'), '--default-signal=INT,QUIT'] : []), need('sh'), '-c', STAGE_BOOT, 'minc-init', ...command];
 }
 
 export function renderFor(config: Config, facts: Facts, tempdir: string, colour?: { on: string; off: string }): string {

@@ -114,9 +114,8 @@ describe('buildPlan: order', () => {
     it(`runs only stage functions after pivot_root, host tools through hostrun, and starts the command last (${name})`, () => {
       const v = steps(c, f);
       const pivot = pivotIndex(v);
-      // a command that drops root (--user, --nocaps) is started by `launch` with the fifos; one that needs host tools
-      // (INT/QUIT reset on a terminal, an image's env) by `launch_self`; any other by `launch_direct`
-      const fn = c.user || c.nocaps ? 'launch' : f.ttyMode || c.workdir || c.env?.length ? 'launch_self' : 'launch_direct';
+      // a command that drops root (--user, --nocaps) is started by `launch` with the fifos, any other by `launch_direct`
+      const fn = c.user || c.nocaps ? 'launch' : 'launch_direct';
       const launch = fnIndex(v, fn, c.asPid1 ? '1' : '0');
       expect(launch).toBe(v.length - 1);
       v.forEach((st, i) => {
@@ -127,7 +126,7 @@ describe('buildPlan: order', () => {
       });
       // bind_late and launch come after pivot_root, the early steps before it
       v.forEach((st, i) => {
-        if (isFn(st, 'bind_late') || isFn(st, 'launch') || isFn(st, 'launch_self') || isFn(st, 'launch_direct')) expect(i, text(st)).toBeGreaterThan(pivot);
+        if (isFn(st, 'bind_late') || isFn(st, 'launch') || isFn(st, 'launch_direct')) expect(i, text(st)).toBeGreaterThan(pivot);
         for (const fn of ['bind_early', 'plain_dir', 'etc_bind', 'mtab_link', 'host_pid']) if (isFn(st, fn)) expect(i, text(st)).toBeLessThan(pivot);
       });
       // exactly one hostrun umount: none in the plan (the stage's unmounter does it once, after launch)
@@ -428,14 +427,11 @@ describe('buildPlan: the command chain', () => {
   const words = (chain: readonly Arg[]): string[] => chain.map((a) => (typeof a === 'string' ? a : a.sh));
   const indexOfTool = (chain: readonly Arg[], t: Tool): number => chain.indexOf(`${PUT_OLD}${toolPath(t)}`);
 
-  it("without a drop of root: the host's sh (through the loader) detaches the host root itself, then execs", () => {
-    const chain = commandChain(input());
-    expect(words(chain)).toEqual([...viaLoader, `${PUT_OLD}${toolPath('sh')}`, '-c', '"$MINC_FINAL_SELF"', 'minc',
-      `${PUT_OLD}${LDSO}`, viaLoader[2], `${PUT_OLD}${toolPath('umount')}`, PUT_OLD, '"$@"']);
-    // on a terminal INT and QUIT come back to default first (init and unshare start with them ignored)
-    const tty = commandChain(input({}, { ttyMode: true }));
-    expect(tty.slice(0, 5)).toEqual([...viaLoader, `${PUT_OLD}${toolPath('env')}`, '--default-signal=INT,QUIT']);
-    expect(words(tty.slice(5))).toEqual(words(chain));
+  it('without a drop of root no host tool stands before the command: init detaches the host root, then starts it', () => {
+    for (const f of [{}, { ttyMode: true }]) {
+      const [st] = launchSteps(input({}, f));
+      expect(words(st!.argv)).toEqual(['launch_direct', '0', '/', '--', '"$@"']);
+    }
   });
 
   it("dropping root: host tools through the loader reset INT/QUIT, switch, and end in sh running $MINC_FINAL (the fifo start)", () => {
@@ -506,27 +502,27 @@ describe('buildPlan: the command chain', () => {
     }
   });
 
-  it("an image's environment and working directory go through env before the command", () => {
-    const chain = commandChain(input({ env: ['A=1', 'B=two words', '-bad', 'noequals'], workdir: '/app' }));
+  it("an image's environment and working directory: env before the command when it drops root, else launch_direct's arguments", () => {
+    const image = { env: ['A=1', 'B=two words', '-bad', 'noequals'], workdir: '/app' };
+    const chain = commandChain(input({ ...image, user: { uid: 1, gid: 1 } }));
     const envs = chain.flatMap((a, i) => (a === `${PUT_OLD}${toolPath('env')}` ? [i] : []));
     expect(envs).toHaveLength(1);
-    const inner = envs[0]!;
-    expect(chain.slice(inner + 1, inner + 5)).toEqual(['-C', '/app', 'A=1', 'B=two words']);
-    expect(chain.slice(inner + 5, inner + 8)).toEqual(viaLoader);
+    const at = envs[0]!;
+    expect(chain.slice(at + 1, at + 6)).toEqual(['--default-signal=INT,QUIT', '-C', '/app', 'A=1', 'B=two words']);
     expect(words(chain)).not.toContain('-bad');
     expect(words(chain)).not.toContain('noequals');
+    const [direct] = launchSteps(input(image));
+    expect(words(direct!.argv)).toEqual(['launch_direct', '0', '/app', 'A=1', 'B=two words', '--', '"$@"']);
   });
 
   it('launch passes --as-pid-1 and the chain', () => {
-    const [st] = launchSteps(input({ asPid1: true }, { ttyMode: true }));
-    expect(st!.argv.slice(0, 2)).toEqual(['launch_self', '1']);
-    expect(st!.argv.slice(2)).toEqual(commandChain(input({ asPid1: true }, { ttyMode: true })));
-    expect(launchSteps(input())[0]!.argv[1]).toBe('0');
+    const [st] = launchSteps(input({ asPid1: true, nocaps: ['cap_net_raw'] }));
+    expect(st!.argv.slice(0, 2)).toEqual(['launch', '1']);
+    expect(st!.argv.slice(2)).toEqual(commandChain(input({ asPid1: true, nocaps: ['cap_net_raw'] })));
+    expect(launchSteps(input({ nocaps: ['cap_net_raw'] }))[0]!.argv[1]).toBe('0');
     // nothing to load from the host: init detaches the host root and starts the command itself
     const [direct] = launchSteps(input({ asPid1: true }));
-    expect(words(direct!.argv)).toEqual(['launch_direct', '1', '"$@"']);
-    const [drops] = launchSteps(input({ asPid1: true, nocaps: ['cap_net_raw'] }));
-    expect(drops!.argv.slice(0, 2)).toEqual(['launch', '1']);
+    expect(words(direct!.argv)).toEqual(['launch_direct', '1', '/', '--', '"$@"']);
   });
 });
 
