@@ -30,9 +30,6 @@ function tool(facts: Facts, name: Tool): string {
   return p;
 }
 
-/** A host tool run after pivot_root: through the host's loader, from under PUT_OLD. */
-const host = (facts: Facts, name: Tool, ...args: Arg[]): Arg[] => ['hostrun', tool(facts, name), ...args];
-
 const rootOf = (tempdir: string): string => `${tempdir}/root`;
 
 /** The namespace itself and the container's root (MINCS's minc-core and minc-coat). */
