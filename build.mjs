@@ -2,10 +2,18 @@
 // CommonJS file ~10 ms sooner than an ES module, and minc's hot path is
 // measured against `node -e 0`.  Dependencies stay in node_modules and are
 // imported lazily (yargs, chalk) off the hot path.
+import { readdirSync, unlinkSync } from 'node:fs';
 import { build } from 'esbuild';
 
+// the code caches of the bundles being replaced (src/cli/load.ts makes new ones)
+try {
+  for (const f of readdirSync('dist')) if (f.endsWith('.v8cache') || f.endsWith('.tmp')) unlinkSync(`dist/${f}`);
+} catch {
+  /* no dist/ yet */
+}
+
 await build({
-  entryPoints: { minc: 'src/cli/minc.ts', marten: 'src/cli/marten.ts' },
+  entryPoints: { minc: 'src/cli/minc.ts', marten: 'src/cli/marten.ts', load: 'src/cli/load.ts' },
   outdir: 'dist',
   outExtension: { '.js': '.cjs' },
   bundle: true,

@@ -6,7 +6,6 @@
  * protocol, taken synchronously).
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MincError, UsageError } from '../errors.js';
@@ -80,7 +79,7 @@ function unpackIfPacked(store: Store, id: string): void {
   if (!chain.some((l) => isPacked(store, l))) return;
   const marten = ['../bin/marten', '../../bin/marten'].map((p) => fileURLToPath(new URL(p, import.meta.url))).find((p) => existsSync(p));
   if (!marten) throw new MincError(`image ${shortId(id)} is not unpacked yet and bin/marten is not found to unpack it`);
-  const { spawnSync } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
+  const { spawnSync } = process.getBuiltinModule('node:child_process');
   const r = spawnSync(process.execPath, [marten, 'unpack', id], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, MINCS_DIR: store.dir } });
   if (r.status !== 0) {
     const said = (r.stderr?.toString() ?? '').trim().split('\n').filter(Boolean).at(-1)?.replace(/^marten: /, '');

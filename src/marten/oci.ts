@@ -1,9 +1,7 @@
 /** OCI / Docker image formats: media types, config, manifest and index shapes, digests. */
-import { createRequire } from 'node:module';
-
 // node:crypto costs ~8 ms to load; minc's hot path reaches this module, so it loads on first use
-const lazyRequire = createRequire(import.meta.url);
-const createHash = (alg: string) => (lazyRequire('node:crypto') as typeof import('node:crypto')).createHash(alg);
+// (process.getBuiltinModule: no node:module and its ESM loader at start-up either)
+const createHash = (alg: string) => process.getBuiltinModule('node:crypto').createHash(alg);
 
 export const MT = {
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',

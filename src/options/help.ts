@@ -1,8 +1,9 @@
 /** `minc --help`, rendered by yargs from the same OPTIONS table the parser uses. */
+import { importPackage } from '../packages.js';
 import { OPTIONS } from './spec.js';
 
 export async function renderHelp(): Promise<string> {
-  const { default: yargs } = await import('yargs');
+  const { default: yargs } = await importPackage<typeof import('yargs')>('yargs');
   const y = yargs([])
     .scriptName('minc')
     .usage('minc - run a command in a throwaway container\n\nUsage: minc [options] [--] [command [args...]]\n\n' +

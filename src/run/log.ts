@@ -1,5 +1,6 @@
 /** stderr output: errors as one `minc: ...` line; --debug lines coloured by chalk on a terminal. */
 import { isatty } from 'node:tty';
+import { importPackage } from '../packages.js';
 
 let debugOn = false;
 let colour: { on: string; off: string } | undefined;
@@ -8,7 +9,7 @@ let colour: { on: string; off: string } | undefined;
 export async function enableDebug(): Promise<{ on: string; off: string } | undefined> {
   debugOn = true;
   if (isatty(2)) {
-    const { default: chalk } = await import('chalk');
+    const { default: chalk } = await importPackage<typeof import('chalk')>('chalk');
     const [on, off] = chalk.cyan('\0').split('\0') as [string, string];
     colour = { on, off };
   }

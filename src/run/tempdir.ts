@@ -12,6 +12,7 @@ import { TEMP_PREFIX } from '../plan/paths.js';
 import type { CleanupStack } from './cleanup.js';
 import type { Facts } from './facts.js';
 import { debug, info } from './log.js';
+import { removeTree } from './rmtree.js';
 import { processStart, writeSettings } from './settings.js';
 
 export function tempBase(env: NodeJS.ProcessEnv = process.env): string {
@@ -32,7 +33,7 @@ export function mountsBelow(dir: string): string[] {
 export function removeTempdir(dir: string): void {
   const mounts = mountsBelow(dir);
   if (mounts.length > 0) throw new MincError(`not removing ${dir}: ${mounts[0]} is still mounted (unmount it, then run minc --gc)`);
-  rmSync(dir, { recursive: true, force: true });
+  removeTree(dir);
 }
 
 /** The host's resolvers (MINCS hard-codes 8.8.8.8). */
@@ -75,7 +76,7 @@ export function prepareTempdir(config: Config, facts: Facts, cleanup: CleanupSta
   // the start fifos of an earlier run of a reused dir (made again by the stage), and gone when a kept dir is left
   const fifos = (): void => ['ready', 'go'].forEach((f) => rmSync(join(dir, f), { force: true }));
   if (config.tempdir) fifos();
-  if (config.keep) cleanup.push('Remove the start fifos from the kept directory', fifos);
+  if (config.keep) cleanup.push('Remove the start fifos and the stage file from the kept directory', fifos);
   const name = config.name ?? facts.hostname;
   writeFileSync(join(dir, 'resolv.conf'), resolvConf());
   writeFileSync(join(dir, 'hosts'), hostsFile(name));

@@ -3,7 +3,6 @@
  * the first 401 (bearer token challenge, else basic), errors as one line.
  */
 import type { IncomingMessage } from 'node:http';
-import { createRequire } from 'node:module';
 import { MincError } from '../../errors.js';
 import { basicHeader, dockerCredentials, fetchToken, parseChallenge, type Credentials } from './auth.js';
 import { isLoopback, type Ref } from './ref.js';
@@ -16,11 +15,10 @@ export interface ClientOptions {
 type Init = RequestInit & { duplex?: 'half' };
 
 // node:http(s) are loaded on first use: marten pull's GETs go through them (no undici to load, no web streams)
-const lazyRequire = createRequire(import.meta.url);
 
 /** One GET with node:http(s); resolves to the response (status and body unread). */
 function httpGet(url: URL, headers: Record<string, string>): Promise<IncomingMessage> {
-  const mod = (url.protocol === 'https:' ? lazyRequire('node:https') : lazyRequire('node:http')) as typeof import('node:http');
+  const mod = (url.protocol === 'https:' ? process.getBuiltinModule('node:https') : process.getBuiltinModule('node:http')) as typeof import('node:http');
   return new Promise((resolve, reject) => {
     const req = mod.get(url, { headers }, resolve);
     req.on('error', (err: NodeJS.ErrnoException) => reject(new MincError(`GET ${url.href}: ${[err.code, err.message].filter(Boolean).join(' ')}`)));

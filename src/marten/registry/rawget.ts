@@ -9,7 +9,6 @@
  * (client.ts), which authenticates, follows, or says what is wrong.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { createRequire } from 'node:module';
 
 export interface BlobJob {
   url: string;
@@ -21,13 +20,12 @@ export interface BlobJob {
 export type BlobResult = { status: 200; digest: string; size: number } | { status: number };
 
 // node:net and node:crypto load on first use
-const lazyRequire = createRequire(import.meta.url);
 
 export function rawGet(job: BlobJob, onBytes: (n: number) => void): Promise<BlobResult> {
   const u = new URL(job.url);
   if (u.protocol !== 'http:') return Promise.resolve({ status: -1 });
-  const net = lazyRequire('node:net') as typeof import('node:net');
-  const { createHash } = lazyRequire('node:crypto') as typeof import('node:crypto');
+  const net = process.getBuiltinModule('node:net');
+  const { createHash } = process.getBuiltinModule('node:crypto');
   return new Promise((resolve, reject) => {
     const h = createHash('sha256');
     let head: Buffer | null = Buffer.alloc(0);
