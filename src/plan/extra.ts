@@ -30,6 +30,15 @@ export const FTRACE_SH = [
 /** Where --ftrace mounts tracefs (in the container's private mount namespace; the host's mounts stay as they are). */
 export const TRACEFS = '/sys/kernel/tracing';
 
+/**
+ * tracefs at $1 unless it is mounted there already (systemd mounts it at
+ * boot, and a second mount of it there fails with EBUSY): $2 is mount.
+ */
+export const TRACEFS_SH = [
+  'while read -r _ _ _ _ minc_mp _; do [ "$minc_mp" = "$1" ] && exit 0; done < /proc/self/mountinfo',
+  'exec "$2" -t tracefs -o nosuid,nodev,noexec tracefs "$1"',
+].join('\n');
+
 export function extraNsSteps(input: PlanInput): Step[] {
   const { config, facts, tempdir } = input;
   const root = `${tempdir}/root`;
@@ -43,7 +52,10 @@ export function extraNsSteps(input: PlanInput): Step[] {
   }
   if (config.ftrace) {
     steps.push(
-      { why: `tracefs at ${TRACEFS}, for the --ftrace script (this mount namespace only)`, argv: [mount, '-t', 'tracefs', '-o', 'nosuid,nodev,noexec', 'tracefs', TRACEFS] },
+      {
+        why: `tracefs at ${TRACEFS} unless the host has it there, for the --ftrace script (this mount namespace only)`,
+        argv: [facts.tools.sh ?? 'sh', '-c', TRACEFS_SH, 'minc-tracefs', TRACEFS, mount],
+      },
       {
         why: `Trace the container: pid filter on its init, then ${config.ftrace} in the tracefs directory (MINC_PID set)`,
         argv: [facts.tools.sh ?? 'sh', '-c', FTRACE_SH, 'minc-ftrace', { sh: '"$MINC_HOSTPID"' }, config.ftrace, TRACEFS],

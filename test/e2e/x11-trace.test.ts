@@ -74,6 +74,21 @@ describe('--debugfs and --ftrace', () => {
     expect(mincMounts()).toEqual([]);
   });
 
+  it('--ftrace uses the tracefs the host has mounted already (systemd mounts it at boot): no second mount', async () => {
+    const out = join(scratch, 'ftrace-mounted-out');
+    const script = join(scratch, 'ftrace-mounted.sh');
+    writeFileSync(script, `grep -c " /sys/kernel/tracing " /proc/self/mountinfo > ${out}\ncat set_event_pid >> ${out}\necho > set_event_pid\n`);
+    // tracefs mounted in a private mount namespace, as on a host that has it: the host's own mounts stay as they are
+    const pre = 'grep -q " /sys/kernel/tracing " /proc/self/mountinfo || mount -t tracefs tracefs /sys/kernel/tracing || exit 99; exec "$MINC" --ftrace "$1" sh -c "echo ran"';
+    const r = await execa('unshare', ['-m', '--propagation', 'private', 'sh', '-c', pre, 'pre', script], { reject: false, stdin: 'ignore', env: { ...process.env, MINC } });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toBe('ran');
+    const [mounts, filter] = readFileSync(out, 'utf8').split('\n');
+    expect(mounts).toBe('1');
+    expect(Number(filter)).toBeGreaterThan(0);
+    expect(mincMounts()).toEqual([]);
+  });
+
   it('--ftrace with a missing script is a clear error, nothing created', async () => {
     const p = startMinc(['--ftrace', join(scratch, 'nonexistent.sh'), 'true']);
     const r = await p;
