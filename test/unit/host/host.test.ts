@@ -7,7 +7,7 @@ import type { Config } from '../../../src/options/validate.js';
 import { parseArgs } from '../../../src/options/parse.js';
 import { validateExtra, x11Binds } from '../../../src/options/extra.js';
 import { parsePort, parseSubnet } from '../../../src/net/config.js';
-import { FTRACE_SH, extraNsSteps } from '../../../src/plan/extra.js';
+import { FTRACE_SH, TRACEFS_SH, extraNsSteps } from '../../../src/plan/extra.js';
 
 const scratch = mkdtempSync('/tmp/minc-unit-host-');
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -132,7 +132,8 @@ describe('namespace-side steps (src/plan/extra.ts)', () => {
     expect(steps({ net: { mode: 'dens', ports: [], tools: { ip: '/sbin/ip' } } })).toEqual([]);
     expect(steps({ debugfs: true }).map((s) => s.argv)).toEqual([['/bin/mount', '-t', 'debugfs', '-o', 'nosuid,nodev,noexec', 'debugfs', '/run/minc1-aaaaaa/root/sys/kernel/debug']]);
     const ft = steps({ ftrace: '/srv/trace.sh' });
-    expect(ft.map((s) => s.argv[0])).toEqual(['/bin/mount', '/bin/sh']);
+    // tracefs mounted by sh unless the host has it there already
+    expect(ft[0]!.argv).toEqual(['/bin/sh', '-c', TRACEFS_SH, 'minc-tracefs', '/sys/kernel/tracing', '/bin/mount']);
     expect(ft[1]!.argv).toEqual(['/bin/sh', '-c', FTRACE_SH, 'minc-ftrace', { sh: '"$MINC_HOSTPID"' }, '/srv/trace.sh', '/sys/kernel/tracing']);
   });
 });
