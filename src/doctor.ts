@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { loaderFacts, which } from './run/facts.js';
+import { writeFd } from './run/log.js';
 
 interface Check {
   readonly what: string;
@@ -61,18 +62,18 @@ export function checks(): Check[] {
 export function doctor(): number {
   const all = checks();
   for (const c of all) {
-    process.stdout.write(`${c.ok ? 'ok  ' : c.optional ? 'warn' : 'FAIL'} ${c.what}: ${c.detail}${c.ok || !c.fix ? '' : `  -> ${c.fix}`}\n`);
+    writeFd(1, `${c.ok ? 'ok  ' : c.optional ? 'warn' : 'FAIL'} ${c.what}: ${c.detail}${c.ok || !c.fix ? '' : `  -> ${c.fix}`}\n`);
   }
   const warn = all.filter((c) => !c.ok && c.optional);
   if (warn.length > 0) {
-    process.stdout.write(`For the options that need them: apt-get install ${[...new Set(warn.map((c) => /^apt-get install (\S+)/.exec(c.fix ?? '')?.[1]))].join(' ')}\n`);
+    writeFd(1, `For the options that need them: apt-get install ${[...new Set(warn.map((c) => /^apt-get install (\S+)/.exec(c.fix ?? '')?.[1]))].join(' ')}\n`);
   }
   const bad = all.filter((c) => !c.ok && !c.optional);
   if (bad.length === 0) {
-    process.stdout.write('minc has everything it needs here.\n');
+    writeFd(1, 'minc has everything it needs here.\n');
     return 0;
   }
   const pkgs = [...new Set(bad.map((c) => /^apt-get install (\S+)/.exec(c.fix ?? '')?.[1]).filter(Boolean))];
-  if (pkgs.length > 0) process.stdout.write(`To install what is missing: apt-get install ${pkgs.join(' ')}\n`);
+  if (pkgs.length > 0) writeFd(1, `To install what is missing: apt-get install ${pkgs.join(' ')}\n`);
   return 1;
 }

@@ -6,6 +6,7 @@ import { launcherArgv } from './run/container.js';
 import type { Facts } from './run/facts.js';
 import { tempBase } from './run/tempdir.js';
 import { describeHost, dryLauncher } from './host/run.js';
+import { writeFd } from './run/log.js';
 
 export function dryRun(config: Config, facts: Facts): number {
   const tempdir = config.tempdir ?? `${tempBase()}/minc${process.pid}-XXXXXX`;
@@ -19,6 +20,6 @@ export function dryRun(config: Config, facts: Facts): number {
   out.push(`:;: Enter new IPC, UTS, mount and PID namespaces and run the steps below there (libexec/minc-stage + the plan, in $MINC_STAGE) ;:\n+ ${argv.map(shQuote).join(' ')}`);
   out.push(...describeSteps(buildPlan({ config, facts, tempdir }).steps));
   if (!config.keep) out.push(`:;: After the command: remove the temporary directory ;:\n+ rm -rf ${shQuote(tempdir)}`);
-  process.stdout.write(`${out.join('\n')}\n`);
+  writeFd(1, `${out.join('\n')}\n`);
   return 0;
 }

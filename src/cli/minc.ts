@@ -4,13 +4,13 @@ import { parseArgs } from '../options/parse.js';
 import { validate } from '../options/validate.js';
 import { runContainer } from '../run/container.js';
 import { gatherFacts } from '../run/facts.js';
-import { enableDebug } from '../run/log.js';
+import { enableDebug, writeFd } from '../run/log.js';
 
 async function main(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv);
   if (args.help) {
     const { renderHelp } = await import('../options/help.js');
-    process.stdout.write(`${await renderHelp()}\n`);
+    writeFd(1, `${await renderHelp()}\n`);
     return 0;
   }
   const colour = args.debug ? await enableDebug() : undefined;
@@ -47,13 +47,13 @@ main(argv).then(
   (err: unknown) => {
     const debug = argv.includes('--debug');
     if (err instanceof MincError) {
-      process.stderr.write(`minc: ${err.message}\n`);
-      if (debug && err.stack) process.stderr.write(`${err.stack}\n`);
+      writeFd(2, `minc: ${err.message}\n`);
+      if (debug && err.stack) writeFd(2, `${err.stack}\n`);
       process.exitCode = err.status;
     } else {
       const e = err instanceof Error ? err : new Error(String(err));
-      process.stderr.write(`minc: ${e.message}\n`);
-      if (debug && e.stack) process.stderr.write(`${e.stack}\n`);
+      writeFd(2, `minc: ${e.message}\n`);
+      if (debug && e.stack) writeFd(2, `${e.stack}\n`);
       process.exitCode = 1;
     }
   },

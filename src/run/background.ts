@@ -24,7 +24,7 @@ import type { Config } from '../options/validate.js';
 import { TEMP_PREFIX } from '../plan/paths.js';
 import { runContainer } from './container.js';
 import type { Facts } from './facts.js';
-import { debug, info } from './log.js';
+import { debug, info, writeFd } from './log.js';
 import { processStart, readSettings } from './settings.js';
 import { removeTempdir, tempBase } from './tempdir.js';
 
@@ -86,13 +86,13 @@ export async function background(config: Config, facts: Facts, colour?: { on: st
   const pidFile = join(dir, 'pid');
   for (let waited = 0; exit === null && !existsSync(pidFile) && waited < 30_000; waited += 10) await sleep(10);
   if (exit !== null && !existsSync(pidFile)) {
-    process.stderr.write(readAll(errFd));
+    writeFd(2, readAll(errFd));
     closeSync(errFd);
     return exit || 1;
   }
   closeSync(errFd);
   child.unref();
-  process.stdout.write(`${dir}\n`);
+  writeFd(1, `${dir}\n`);
   info(`running in the background as pid ${child.pid}: output in ${dir}/log, errors in ${dir}/debug; stop it with: minc --stop ${dir}`);
   return 0;
 }

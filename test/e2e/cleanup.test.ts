@@ -220,3 +220,26 @@ describe('nothing written or mounted inside reaches the host', () => {
   });
 });
 
+
+describe("a reader that goes away (minc's output into `| head`)", () => {
+  it('--debug into a pipe closed early: minc still cleans up and leaves nothing', async () => {
+    const base = privateBase();
+    try {
+      const script = `"$MINC" --debug sh -c 'sleep 0.3; exit 3' 2>&1 | head -1; echo "status \${PIPESTATUS[0]}"`;
+      const r = await execa('bash', ['-c', script], { reject: false, stdin: 'ignore', env: { ...base.env, MINC } });
+      const [first, status] = r.stdout.split('\n');
+      expect(first).toContain(':;: Make the temporary directory ;:');
+      // the command's status, or 141 if the stage's own --debug lines met the closed pipe first (SIGPIPE, as any writer gets)
+      expect(['status 3', 'status 141']).toContain(status);
+      expect(base.entries()).toEqual([]);
+    } finally {
+      base.remove();
+    }
+  });
+
+  it('--dry-run into `head -1`: no stack trace, status 0', async () => {
+    const r = await execa('bash', ['-c', `"$MINC" --dry-run true | head -1; echo "status \${PIPESTATUS[0]}"`], { reject: false, env: { ...process.env, MINC } });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('# minc plan (dry run): nothing is created or mounted\nstatus 0');
+  });
+});
