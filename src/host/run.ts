@@ -5,7 +5,6 @@
  * entered; push the undo (TEMPDIR/undo, run by run_undo) on the cleanup stack.
  * A run with none of these options gets the launcher unchanged.
  */
-import { spawnSync } from 'node:child_process';
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { MincError } from '../errors.js';
@@ -123,6 +122,7 @@ export function runUndo(tempdir: string, colour?: { on: string; off: string }): 
   const vars = hostVars(tempdir, netnsIno(), colour);
   const script = `${readFileSync(HOST_PATH, 'utf8')}\n${Object.entries(vars).map(([k, v]) => `${k}=${shQuote(v)}`).join('\n')}\nrun_undo "$MINC_TEMPDIR/undo"\n`;
   debug('Undo the host-side setup, last first (TEMPDIR/undo)', `${sh} -c '... run_undo ${shQuote(file)}'`);
+  const { spawnSync } = process.getBuiltinModule('node:child_process'); // loaded only for runs that have host steps to undo
   const r = spawnSync(sh, ['-c', script, 'minc-undo'], { stdio: ['ignore', 'ignore', 'inherit'] });
   if (r.error) throw r.error;
   unlinkSync(file);

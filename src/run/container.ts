@@ -6,7 +6,6 @@
  * parent-death signal takes unshare down and --kill-child the whole PID
  * namespace with it; `minc --gc` reclaims the temp dir.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { MincError, withContext } from '../errors.js';
@@ -19,6 +18,7 @@ import { CleanupStack } from './cleanup.js';
 import type { Facts } from './facts.js';
 import { closeInheritedFds } from './fds.js';
 import { debug, debugEnabled } from './log.js';
+import { startInherited, type Started } from './spawn.js';
 import { prepareTempdir } from './tempdir.js';
 
 /**
@@ -89,7 +89,7 @@ export async function runContainer(config: Config, facts: Facts, colour?: { on: 
   const cleanup = new CleanupStack();
   let signalled: NodeJS.Signals | null = null;
   let killedEarly = false;
-  let child: ReturnType<typeof spawn> | null = null;
+  let child: Started | null = null;
   let tempdir = '';
   const onSignal = (sig: NodeJS.Signals): void => {
     // in the foreground of a terminal ^C and ^\ reach the command straight from it (docker run -t does not forward them either)
@@ -123,13 +123,8 @@ export async function runContainer(config: Config, facts: Facts, colour?: { on: 
     debug('Enter new IPC, UTS, mount and PID namespaces and run the plan there (libexec/minc-stage + the plan, in $MINC_STAGE)',
       argv.map(shQuote).join(' '));
     closeInheritedFds(config.preserveFds);
-    const stdio: ('inherit')[] = Array.from({ length: 3 + config.preserveFds }, () => 'inherit' as const);
-    const status = await new Promise<number>((resolve, reject) => {
-      const c = spawn(argv[0]!, argv.slice(1), { stdio, env: { ...commandEnv(process.env, script), ...host.env } });
-      child = c;
-      c.on('error', (err) => reject(withContext(`starting ${argv[0]}`, err)));
-      c.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? constants.signals[sig] : 0)));
-    });
+    child = startInherited(argv[0]!, argv.slice(1), { ...commandEnv(process.env, script), ...host.env }, 3 + config.preserveFds);
+    const status = await child.status;
     if (debugEnabled()) debug(`The container ended with status ${status}`);
     return killedEarly && signalled ? 128 + constants.signals[signalled] : status;
   } finally {

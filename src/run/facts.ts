@@ -5,8 +5,8 @@
 import { accessSync, constants, existsSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
-import { isatty } from 'node:tty';
 import { DEVICES, MASKED, PROC_READONLY, TOOLS, type Tool } from '../plan/paths.js';
+import { isTerminal } from './tty.js';
 
 export interface Facts {
   /** host paths of the tools the plan runs (symlinks resolved: they are used under the put_old prefix) */
@@ -83,7 +83,7 @@ export function foregroundOfTty(stat = readFileSync('/proc/self/stat', 'utf8')):
 function ttyFacts(): { tty?: string; ttyMode: boolean } {
   let tty: string | undefined;
   for (const fd of [0, 1, 2]) {
-    if (isatty(fd)) {
+    if (isTerminal(fd)) {
       try {
         tty = readlinkSync(`/proc/self/fd/${fd}`);
         break;

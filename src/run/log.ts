@@ -1,7 +1,7 @@
 /** stderr output: errors as one `minc: ...` line; --debug lines coloured by chalk on a terminal. */
 import { writeSync } from 'node:fs';
-import { isatty } from 'node:tty';
 import { importPackage } from '../packages.js';
+import { isTerminal } from './tty.js';
 
 let debugOn = false;
 let colour: { on: string; off: string } | undefined;
@@ -9,7 +9,7 @@ let colour: { on: string; off: string } | undefined;
 /** Turn on --debug output; loads chalk only then (it is not on the path of a plain run). */
 export async function enableDebug(): Promise<{ on: string; off: string } | undefined> {
   debugOn = true;
-  if (isatty(2)) {
+  if (isTerminal(2)) {
     const { default: chalk } = await importPackage<typeof import('chalk')>('chalk');
     const [on, off] = chalk.cyan('\0').split('\0') as [string, string];
     colour = { on, off };

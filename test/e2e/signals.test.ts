@@ -82,6 +82,18 @@ describe('signals sent to minc reach the command', () => {
     expect(tempdirsOf(p.pid)).toEqual([]);
   });
 
+  it("with node's child_process as the spawn (MINC_SPAWN=child_process, the fallback where process_wrap is missing): SIGTERM reaches the command, the status and stdio are the command's", async () => {
+    const sync = syncDir();
+    const p = startDetached(sync, TRAP('TERM'), [], { ...process.env, MINC_SPAWN: 'child_process' });
+    await ready(sync);
+    process.kill(p.pid!, 'SIGTERM');
+    const r = await p;
+    expect(r.stdout).toBe('got TERM');
+    expect(r.exitCode).toBe(3);
+    expect(tempdirsOf(p.pid)).toEqual([]);
+    expect(mincMounts()).toEqual([]);
+  });
+
   it('with -k, SIGTERM still reaches the command and the temp dir is kept (with the reuse hint)', async () => {
     const sync = syncDir();
     const p = startDetached(sync, TRAP('TERM'), ['-k']);

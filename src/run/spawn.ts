@@ -1,0 +1,88 @@
+/**
+ * Starting the container's first process, with minc's own stdio (and the
+ * --preserve-fds ones) inherited.  node's child_process costs ~3 ms to load
+ * (net, streams and dgram come with it) and ~1 ms more per spawn in setting up
+ * streams minc does not use: about 6 ms of every run, more than all of minc's
+ * own work before the spawn.  So minc drives the handle child_process itself
+ * wraps, process_wrap's Process (the same uv_spawn, the same exit callback),
+ * where this node exposes it, and falls back to child_process.spawn where it
+ * does not (or with MINC_SPAWN=child_process).  Only this module knows which.
+ */
+import { constants } from 'node:os';
+import { getSystemErrorName } from 'node:util';
+import { MincError } from '../errors.js';
+
+export interface Started {
+  readonly pid: number;
+  /** the exit status: the code, or 128+N for signal N */
+  readonly status: Promise<number>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** process_wrap's Process, as lib/internal/child_process.js uses it. */
+interface ProcessHandle {
+  pid?: number;
+  onexit: (exitCode: number, signalCode: string) => void;
+  spawn(options: { file: string; args: string[]; envPairs: string[]; stdio: { type: 'fd'; fd: number }[] }): number;
+  kill(signal: number): number;
+  close(): void;
+}
+
+type ProcessCtor = new () => ProcessHandle;
+
+function processWrap(env: NodeJS.ProcessEnv): ProcessCtor | undefined {
+  if (env.MINC_SPAWN === 'child_process') return undefined;
+  try {
+    const binding = (process as unknown as { binding?: (name: string) => { Process?: ProcessCtor } }).binding;
+    return binding?.('process_wrap').Process;
+  } catch {
+    return undefined;
+  }
+}
+
+const statusOf = (code: number | null, signal: string | null): number =>
+  code ?? 128 + (signal ? (constants.signals as Record<string, number>)[signal] ?? 0 : 0);
+
+/** Start file with args (argv[0] is file), env, and descriptors 0 .. fds-1 inherited. */
+export function startInherited(file: string, args: readonly string[], env: NodeJS.ProcessEnv, fds: number): Started {
+  const Process = processWrap(process.env);
+  if (!Process) return startChildProcess(file, args, env, fds);
+  const handle = new Process();
+  let settle!: (status: number) => void;
+  const status = new Promise<number>((resolve) => {
+    settle = resolve;
+  });
+  handle.onexit = (exitCode, signalCode) => {
+    handle.close();
+    settle(statusOf(signalCode ? null : exitCode, signalCode || null));
+  };
+  const envPairs = Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+  const err = handle.spawn({ file, args: [file, ...args], envPairs, stdio: Array.from({ length: fds }, (_, fd) => ({ type: 'fd', fd })) });
+  if (err !== 0) {
+    handle.close();
+    throw new MincError(`starting ${file}: ${getSystemErrorName(err)}`);
+  }
+  return {
+    pid: handle.pid!,
+    status,
+    kill: (signal) => {
+      handle.kill(constants.signals[signal]);
+    },
+  };
+}
+
+function startChildProcess(file: string, args: readonly string[], env: NodeJS.ProcessEnv, fds: number): Started {
+  const { spawn } = process.getBuiltinModule('node:child_process');
+  const child = spawn(file, args, { stdio: Array.from({ length: fds }, () => 'inherit' as const), env });
+  const status = new Promise<number>((resolve, reject) => {
+    child.on('error', (err) => reject(new MincError(`starting ${file}: ${err.message}`)));
+    child.on('exit', (code, signal) => resolve(statusOf(code, signal)));
+  });
+  return {
+    pid: child.pid ?? 0,
+    status,
+    kill: (signal) => {
+      child.kill(signal);
+    },
+  };
+}
