@@ -1,5 +1,6 @@
 /** minc [options] [--] [command [args...]]: the entry point. */
 import { MincError } from '../errors.js';
+import { ranContainer } from './loaded.js';
 import { parseArgs } from '../options/parse.js';
 import { validate } from '../options/validate.js';
 import { runContainer } from '../run/container.js';
@@ -36,7 +37,9 @@ async function main(argv: readonly string[]): Promise<number> {
     const { background } = await import('../run/background.js');
     return background(config, facts, colour);
   }
-  return runContainer(config, facts, colour);
+  const status = await runContainer(config, facts, colour);
+  ranContainer(); // the code cache written now holds the whole run path (src/cli/load.ts)
+  return status;
 }
 
 const argv = process.argv.slice(2);

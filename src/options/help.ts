@@ -1,5 +1,5 @@
 /** `minc --help`, rendered by yargs from the same OPTIONS table the parser uses. */
-import { importPackage } from '../packages.js';
+import { importPackage } from '../cli/loaded.js';
 import { OPTIONS } from './spec.js';
 
 export async function renderHelp(): Promise<string> {

@@ -1,6 +1,6 @@
 /** stderr output: errors as one `minc: ...` line; --debug lines coloured by chalk on a terminal. */
 import { writeSync } from 'node:fs';
-import { importPackage } from '../packages.js';
+import { importPackage } from '../cli/loaded.js';
 import { isTerminal } from './tty.js';
 
 let debugOn = false;

@@ -18,11 +18,12 @@ const run = (name: string, ...args: string[]): string =>
 
 describe('cacheName', () => {
   it('changes with the size, the mtime and the node version', () => {
-    const a = cacheName('minc', 100, 5.7, 'v20.20.2');
+    const a = cacheName('minc', 100, 5.7, false, 'v20.20.2');
     expect(a).toBe('.minc.v20.20.2.100.5.v8cache');
-    expect(cacheName('minc', 101, 5.7, 'v20.20.2')).not.toBe(a);
-    expect(cacheName('minc', 100, 6, 'v20.20.2')).not.toBe(a);
-    expect(cacheName('minc', 100, 5.7, 'v22.1.0')).not.toBe(a);
+    expect(cacheName('minc', 100, 5.7, true, 'v20.20.2')).toBe('.minc.v20.20.2.100.5.run.v8cache');
+    expect(cacheName('minc', 101, 5.7, false, 'v20.20.2')).not.toBe(a);
+    expect(cacheName('minc', 100, 6, false, 'v20.20.2')).not.toBe(a);
+    expect(cacheName('minc', 100, 5.7, false, 'v22.1.0')).not.toBe(a);
   });
 });
 
@@ -61,7 +62,24 @@ console.log(basename(__filename), basename(__dirname) === ${JSON.stringify(dir.s
   });
 
   it('gives the bundle an import() for packages (it has none of its own in a vm.Script)', () => {
-    writeFileSync(join(dir, 'd.cjs'), `__minc_import('node:path').then((m) => console.log(typeof m.join));`);
+    writeFileSync(join(dir, 'd.cjs'), `__minc_loader.import('node:path').then((m) => console.log(typeof m.join));`);
     expect(run('d')).toBe('function\n');
+  });
+
+  it('a run that went through a container replaces a cache written by a lesser run with a .run one, once', () => {
+    writeFileSync(join(dir, 'e.cjs'), `if (process.argv.includes('container')) __minc_loader.ranContainer(); console.log('ok');`);
+    const ofE = (): string[] => caches().filter((f) => f.startsWith('.e.'));
+    expect(run('e', 'help')).toBe('ok\n');
+    expect(ofE()).toHaveLength(1);
+    expect(ofE()[0]).not.toMatch(/\.run\.v8cache$/);
+    expect(run('e', 'container')).toBe('ok\n');
+    const [runCache] = ofE();
+    expect(ofE()).toHaveLength(1);
+    expect(runCache).toMatch(/\.run\.v8cache$/);
+    const written = statSync(join(dir, runCache!)).mtimeMs;
+    expect(run('e', 'container')).toBe('ok\n');
+    expect(run('e', 'help')).toBe('ok\n');
+    expect(ofE()).toEqual([runCache]);
+    expect(statSync(join(dir, runCache!)).mtimeMs).toBe(written);
   });
 });
