@@ -5,12 +5,14 @@
  * streams minc does not use: about 6 ms of every run, more than all of minc's
  * own work before the spawn.  So minc drives the handle child_process itself
  * wraps, process_wrap's Process (the same uv_spawn, the same exit callback),
- * where this node exposes it, and falls back to child_process.spawn where it
- * does not (or with MINC_SPAWN=child_process).  Only this module knows which.
+ * where this node exposes it (src/run/binding.ts), and falls back to
+ * child_process.spawn where it does not (or with MINC_SPAWN=child_process).
+ * Only this module knows which.
  */
 import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import { MincError } from '../errors.js';
+import { quietBinding } from './binding.js';
 
 export interface Started {
   readonly pid: number;
@@ -32,12 +34,7 @@ type ProcessCtor = new () => ProcessHandle;
 
 function processWrap(env: NodeJS.ProcessEnv): ProcessCtor | undefined {
   if (env.MINC_SPAWN === 'child_process') return undefined;
-  try {
-    const binding = (process as unknown as { binding?: (name: string) => { Process?: ProcessCtor } }).binding;
-    return binding?.('process_wrap').Process;
-  } catch {
-    return undefined;
-  }
+  return quietBinding<{ Process?: ProcessCtor }>('process_wrap')?.Process;
 }
 
 const statusOf = (code: number | null, signal: string | null): number =>

@@ -89,6 +89,15 @@ describe('exit status', () => {
     }
   });
 
+  it("is the command's under node's --pending-deprecation too, with nothing on stderr (minc then spawns through node:child_process)", async () => {
+    for (const env of [{ NODE_PENDING_DEPRECATION: '1' }, { NODE_OPTIONS: '--pending-deprecation' }]) {
+      const r = await runMinc(['-r', rootfs.dir, 'sh', '-c', 'echo out; exit 5'], { env: { ...process.env, ...env } });
+      expect(r.exitCode).toBe(5);
+      expect(r.stdout).toBe('out');
+      expect(r.stderr).toBe('');
+    }
+  });
+
   it('is the command\'s also when the command ends at once (no run may report 0 for exit 7)', async () => {
     const statuses: (number | undefined)[] = [];
     for (let batch = 0; batch < 6; batch++) {
