@@ -8,7 +8,9 @@
 //   unshare -iumpf true        the namespaces alone
 //
 // Target: minc true <= node -e 0 + handwritten script.
-// It measures bin/minc as built: run `npm run build` first.
+// It measures bin/minc as built: run `npm run build` first.  The first
+// container run after a build writes minc's V8 code cache (src/cli/load.ts):
+// the warm-up rounds take that one-off cost, as a user's first run would.
 // BENCH_ROUNDS (default 30) and BENCH_WARMUP (default 3) change the counts.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
