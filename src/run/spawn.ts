@@ -25,7 +25,7 @@ export interface Started {
 interface ProcessHandle {
   pid?: number;
   onexit: (exitCode: number, signalCode: string) => void;
-  spawn(options: { file: string; args: string[]; envPairs: string[]; stdio: { type: 'fd'; fd: number }[] }): number;
+  spawn(options: { file: string; args: string[]; cwd: string; envPairs: string[]; stdio: { type: 'fd'; fd: number }[] }): number;
   kill(signal: number): number;
   close(): void;
 }
@@ -40,7 +40,11 @@ function processWrap(env: NodeJS.ProcessEnv): ProcessCtor | undefined {
 const statusOf = (code: number | null, signal: string | null): number =>
   code ?? 128 + (signal ? (constants.signals as Record<string, number>)[signal] ?? 0 : 0);
 
-/** Start file with args (argv[0] is file), env, and descriptors 0 .. fds-1 inherited. */
+/**
+ * Start file with args (argv[0] is file), env, and descriptors 0 .. fds-1
+ * inherited, in / (the caller's working directory may be gone, and the
+ * container has no use for it: every path minc passes is absolute).
+ */
 export function startInherited(file: string, args: readonly string[], env: NodeJS.ProcessEnv, fds: number): Started {
   const Process = processWrap(process.env);
   if (!Process) return startChildProcess(file, args, env, fds);
@@ -54,7 +58,7 @@ export function startInherited(file: string, args: readonly string[], env: NodeJ
     settle(statusOf(signalCode ? null : exitCode, signalCode || null));
   };
   const envPairs = Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
-  const err = handle.spawn({ file, args: [file, ...args], envPairs, stdio: Array.from({ length: fds }, (_, fd) => ({ type: 'fd', fd })) });
+  const err = handle.spawn({ file, args: [file, ...args], cwd: '/', envPairs, stdio: Array.from({ length: fds }, (_, fd) => ({ type: 'fd', fd })) });
   if (err !== 0) {
     handle.close();
     throw new MincError(`starting ${file}: ${getSystemErrorName(err)}`);
@@ -70,7 +74,7 @@ export function startInherited(file: string, args: readonly string[], env: NodeJ
 
 function startChildProcess(file: string, args: readonly string[], env: NodeJS.ProcessEnv, fds: number): Started {
   const { spawn } = process.getBuiltinModule('node:child_process');
-  const child = spawn(file, args, { stdio: Array.from({ length: fds }, () => 'inherit' as const), env });
+  const child = spawn(file, args, { stdio: Array.from({ length: fds }, () => 'inherit' as const), env, cwd: '/' });
   const status = new Promise<number>((resolve, reject) => {
     child.on('error', (err) => reject(new MincError(`starting ${file}: ${err.message}`)));
     child.on('exit', (code, signal) => resolve(statusOf(code, signal)));

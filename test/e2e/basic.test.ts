@@ -157,6 +157,16 @@ describe('exit status', () => {
   });
 });
 
+describe('the working directory', () => {
+  it('minc started from a directory that was removed runs, with nothing on stderr (the command starts in /)', async () => {
+    const gone = mkdtempSync(join(scratch, 'gone-'));
+    const r = await execa('sh', ['-c', 'cd "$1" && rmdir "$1" && exec "$MINC" -r "$2" sh -c pwd', 'sh', gone, rootfs.dir], { reject: false, env: { ...process.env, MINC } });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe('/');
+    expect(r.stderr).toBe('');
+  });
+});
+
 describe('the command line', () => {
   it('runs $SHELL when no command is given', async () => {
     writeFileSync(join(rootfs.dir, 'bin', 'mysh'), '#!/bin/sh\necho "my shell ran: $0"\n');

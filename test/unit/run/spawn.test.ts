@@ -25,6 +25,11 @@ describe.each([['process_wrap', undefined], ['child_process', 'child_process']])
     expect(await c.status).toBe(7);
   });
 
+  it('starts the child in /', async () => {
+    const c = withMode(() => startInherited('/bin/sh', ['-c', 'test "$(pwd -P)" = /'], env(), 3));
+    expect(await c.status).toBe(0);
+  });
+
   it('resolves to 128+N for a child killed by signal N, and kill() sends it', async () => {
     const c = withMode(() => startInherited('/bin/sh', ['-c', 'sleep 5'], env(), 3));
     c.kill('SIGTERM');
