@@ -125,6 +125,8 @@ export function runUndo(tempdir: string, colour?: { on: string; off: string }): 
   const { spawnSync } = process.getBuiltinModule('node:child_process'); // loaded only for runs that have host steps to undo
   const r = spawnSync(sh, ['-c', script, 'minc-undo'], { stdio: ['ignore', 'ignore', 'inherit'] });
   if (r.error) throw r.error;
+  // (a cgroup not removed: the undo file stays, and with it the temp dir, for minc --gc to try again)
+  if (r.status !== 0) throw new MincError(`the host-side setup of ${tempdir} is not all undone: it is kept for minc --gc to try again`);
   unlinkSync(file);
 }
 
@@ -223,7 +225,12 @@ export function undoLeftovers(dir: string): boolean {
     info(`${dir}: its network setup is in another network namespace (inode ${ino}): run minc --gc there`);
     return false;
   }
-  runUndo(dir);
+  try {
+    runUndo(dir);
+  } catch (err) {
+    info(err instanceof Error ? err.message : String(err));
+    return false;
+  }
   info(`undid the network and cgroup setup of ${dir}`);
   return true;
 }

@@ -35,7 +35,7 @@ const rootOf = (tempdir: string): string => `${tempdir}/root`;
 /** The namespace itself and the container's root (MINCS's minc-core and minc-coat). */
 export function rootSteps({ config, facts, tempdir }: PlanInput): Step[] {
   const root = rootOf(tempdir);
-  const steps: Step[] = [s('Record the pid of this init as the host sees it (for minc --gc)', 'host_pid')];
+  const steps: Step[] = [s('Note the pid of this init as the host sees it (written to TEMPDIR/pid once the command starts)', 'host_pid')];
   steps.push(s('Make the mount namespace private: nothing mounted here propagates to the host', tool(facts, 'mount'), '--make-rprivate', '/'));
   if (config.direct) {
     steps.push(s('Bind the root directory itself (--direct): writes reach it', tool(facts, 'mount'), '--bind', config.rootdir, root));

@@ -63,8 +63,10 @@ export function renderFor(config: Config, facts: Facts, tempdir: string, colour?
 
 /**
  * Where a signal for the command goes: the command's own process, init's
- * first child (init forks it before anything else; with --as-pid-1 it is init
- * itself), else init (the stage writes its host pid to TEMPDIR/pid).
+ * first child (with --as-pid-1 init itself).  The stage writes init's host pid
+ * to TEMPDIR/pid from that process once the set-up is done; null before then,
+ * and the run ends instead (a set-up step must not get the signal: it would
+ * fail the step, or be lost).
  */
 function signalTarget(tempdir: string, asPid1: boolean): number | null {
   let init: number;
@@ -104,7 +106,7 @@ export async function runContainer(config: Config, facts: Facts, colour?: { on: 
         /* already gone */
       }
     } else if (child) {
-      // still setting up: end the run (unshare's --kill-child takes the namespace down)
+      // still setting up (no TEMPDIR/pid yet): end the run (unshare's --kill-child takes the namespace down)
       killedEarly = true;
       child.kill('SIGKILL');
     }

@@ -2,10 +2,11 @@
  * What the plan needs to know about this host, gathered once (the plan
  * builders stay pure and take these as input).
  */
-import { accessSync, constants, existsSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { DEVICES, MASKED, PROC_READONLY, TOOLS, type Tool } from '../plan/paths.js';
+import { findTool } from '../host/tools.js';
 import { isTerminal } from './tty.js';
 
 export interface Facts {
@@ -28,26 +29,14 @@ export interface Facts {
   readonly hostname: string;
 }
 
-/**
- * System directories only: minc runs these tools as root, so a tool earlier in
- * a user's PATH (~/.cargo/bin, a pyenv shim) must not stand in for them.
- */
-const SEARCH = ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/sbin', '/usr/local/bin'];
-
-/** The host path of a system tool, symlinks resolved (it is used under the put_old prefix). */
+/** The host path of a system tool (src/host/tools.ts), symlinks resolved: it is used under the put_old prefix. */
 export function which(name: string): string | undefined {
-  for (const d of SEARCH) {
-    // a stat that does not throw for a missing path: most of these miss, and a thrown error costs ~0.1 ms
-    try {
-      if (!statSync(`${d}/${name}`, { throwIfNoEntry: false })) continue;
-      const p = realpathSync.native(`${d}/${name}`);
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      /* next */
-    }
+  const p = findTool(name);
+  try {
+    return p && realpathSync.native(p);
+  } catch {
+    return undefined;
   }
-  return undefined;
 }
 
 /** The loader and libc this node process was started with: the same ones the host tools use. */

@@ -3,7 +3,7 @@
  * (else /run), holding root/ (mount point), storage/ (overlay upper), work/,
  * resolv.conf, hosts, utsname, pid and settings.
  */
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { forkContainer } from '../marten/minc.js';
 import { MincError } from '../errors.js';
@@ -29,10 +29,15 @@ export function mountsBelow(dir: string): string[] {
   return out;
 }
 
-/** rm -rf, refusing while anything below is mounted (that would reach through to what is mounted). */
+/**
+ * rm -rf, refusing while anything below is mounted (that would reach through
+ * to what is mounted), or while its undo file says host-side setup (network,
+ * cgroups) is not all undone: that record is what minc --gc retries from.
+ */
 export function removeTempdir(dir: string): void {
   const mounts = mountsBelow(dir);
   if (mounts.length > 0) throw new MincError(`not removing ${dir}: ${mounts[0]} is still mounted (unmount it, then run minc --gc)`);
+  if (existsSync(join(dir, 'undo'))) throw new MincError(`not removing ${dir}: its network or cgroup setup is not all undone (run minc --gc to try again)`);
   removeTree(dir);
 }
 

@@ -62,7 +62,8 @@ describe('--mem-limit', () => {
   it('the limit is in the group while the container runs', async () => {
     const p = startMinc(['-r', rootfs.dir, '--mem-limit', '48M', 'sleep', '30']);
     try {
-      await waitFor(() => tempdirsOf(p.pid).length > 0 && existsSync(`${group('memory', tempdirsOf(p.pid)[0]!)}`), 'the group');
+      // the command has started (TEMPDIR/pid): the set-up, limits included, is done
+      await waitFor(() => tempdirsOf(p.pid).length > 0 && existsSync(`/run/${tempdirsOf(p.pid)[0]!}/pid`), 'the command to start');
       const g = group('memory', tempdirsOf(p.pid)[0]!);
       const file = hier.memory!.version === 2 ? 'memory.max' : 'memory.limit_in_bytes';
       expect(readFileSync(`${g}/${file}`, 'utf8').trim()).toBe(String(48 * 2 ** 20));

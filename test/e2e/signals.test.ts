@@ -5,11 +5,11 @@
  */
 import { execa } from 'execa';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  expectNothingLeft, privateBase, processesWithArg, removeKept, reuseDir, startMinc, tempdirsOf, track, unique, waitFor, type Running,
+  expectNothingLeft, privateBase, processesWithArg, removeKept, reuseDir, spawnTracked, startMinc, tempdirsOf, track, unique, waitFor, type Running,
 } from '../helpers/e2e.js';
 import { MINC, mincMounts } from '../helpers/minc.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
@@ -44,6 +44,11 @@ function startDetached(sync: string, script: string, extra: string[] = [], env?:
 }
 
 const TRAP = (sig: string) => `trap 'echo got ${sig}; exit 3' ${sig}; touch /sync/ready; while :; do sleep 0.02; done`;
+
+/** strace ARGS... (minc below it), in a session of its own, tracked for cleanup. */
+function spawnTrackedStrace(args: string[], env: NodeJS.ProcessEnv): Running {
+  return spawnTracked('strace', args, { detached: true, env, stdin: 'ignore' });
+}
 
 /** Kill leftovers of a failed test (processes whose argv holds word). */
 function killAll(word: string): void {
@@ -92,6 +97,40 @@ describe('signals sent to minc reach the command', () => {
     expect(r.exitCode).toBe(3);
     expect(tempdirsOf(p.pid)).toEqual([]);
     expect(mincMounts()).toEqual([]);
+  });
+
+  it('a signal before the command has started (the set-up held in pivot_root by strace) ends the run: 143, no message, the command never runs, nothing left', async () => {
+    const base = privateBase();
+    const key = `never-${unique()}`;
+    try {
+      const p = spawnTrackedStrace(['-f', '-o', '/dev/null', '-e', 'trace=pivot_root', '-e', 'inject=pivot_root:delay_enter=5000000',
+        MINC, '-r', rootfs.dir, 'sh', '-c', `echo ${key}`], base.env);
+      // minc is strace's child; the set-up is held once pivot_root runs
+      const held = (): boolean => readdirSync('/proc').filter((n) => /^\d+$/.test(n)).some((n) => {
+        try {
+          return readFileSync(`/proc/${n}/cmdline`, 'utf8').split('\0')[0]!.endsWith('/pivot_root') && readFileSync(`/proc/${n}/environ`, 'utf8').includes(base.dir);
+        } catch {
+          return false;
+        }
+      });
+      await waitFor(held, 'the set-up to reach pivot_root');
+      const minc = Number(readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, 'utf8').split(' ')[0]);
+      expect(base.entries()).toHaveLength(1);
+      expect(existsSync(join(base.dir, base.entries()[0]!, 'pid'))).toBe(false); // not started
+      process.kill(minc, 'SIGTERM');
+      // minc ends at once, not after the held pivot_root (strace itself may wait for that tracee)
+      await waitFor(() => !existsSync(`/proc/${minc}/cmdline`) || readFileSync(`/proc/${minc}/stat`, 'utf8').includes(') Z '), 'minc to end', 4_000);
+      const r = await p;
+      expect(r.exitCode).toBe(143);
+      expect(r.stdout).not.toContain(key);
+      // nothing from minc (strace may report the held tracee it lost)
+      expect(r.stderr.split('\n').filter((l) => l && !l.startsWith('strace: '))).toEqual([]);
+      expect(base.entries()).toEqual([]);
+      expect(mincMounts()).toEqual([]);
+      await waitFor(() => processesWithArg(key).length === 0, 'the container processes to end', 3_000);
+    } finally {
+      base.remove();
+    }
   });
 
   it('with -k, SIGTERM still reaches the command and the temp dir is kept (with the reuse hint)', async () => {

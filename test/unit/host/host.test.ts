@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HOST_BOOT, HOST_PATH, hostPlan, renderHostScript, undoLine, wrapLauncher } from '../../../src/host/run.js';
@@ -57,6 +57,27 @@ describe('libexec/minc-host', () => {
     expect(execFileSync('sh', ['-c', script], { encoding: 'utf8' })).toBe('u4\nu2 a b|c\nu1\n');
     expect(readFileSync(join(scratch, 'undo'), 'utf8').split('\n').filter(Boolean)).toEqual(steps.map((s) => undoLine(s.undo)));
     rmSync(join(scratch, 'undo'));
+  });
+
+  it('cg_remove removes an emptied group; one that stays busy gets what is in it killed, then fails run_undo with a line naming it', () => {
+    const cg = mkdtempSync(join(scratch, 'cg-'));
+    // a removable "group", and one rmdir cannot remove (its cgroup.procs names a live process)
+    const gone = join(cg, 'empty');
+    const busy = join(cg, 'busy');
+    execFileSync('mkdir', ['-p', gone, busy]);
+    const victim = spawn('sleep', ['60'], { stdio: 'ignore' });
+    writeFileSync(join(busy, 'cgroup.procs'), `${victim.pid}\n`);
+    const killed = new Promise<string | null>((resolve) => victim.on('exit', (_c, sig) => resolve(sig)));
+    writeFileSync(join(scratch, 'undo'), `undo_step 'Remove the cgroups' cg_remove ${gone} ${busy}\n`);
+    const vars = { MINC_RMDIR: 'rmdir', MINC_SLEEP: 'true' };
+    const r = spawnSync('sh', ['-c', renderHostScript(readFileSync(HOST_PATH, 'utf8'), { MINC_DEBUG: '0', MINC_DBG_ON: '', MINC_DBG_OFF: '', MINC_TEMPDIR: scratch, MINC_NETNS_INO: '7', ...vars }, [])
+      .replace('exec "$@"\n', 'run_undo "$MINC_TEMPDIR/undo"\n')], { encoding: 'utf8' });
+    expect(existsSync(gone)).toBe(false);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toBe(`minc: could not remove the cgroup ${busy}\n`);
+    rmSync(join(scratch, 'undo'));
+    rmSync(cg, { recursive: true, force: true });
+    return expect(killed).resolves.toBe('SIGKILL');
   });
 
   it('a failing step ends the stage with 125 and a line naming it', () => {
