@@ -39,10 +39,13 @@ describe('the launcher', () => {
   });
 });
 
-/** Run sh text with libexec/minc-host loaded (no root needed for these functions). */
-const sh = (text: string, vars: Record<string, string> = {}): string =>
-  execFileSync('sh', ['-c', renderHostScript(readFileSync(HOST_PATH, 'utf8'), { MINC_DEBUG: '0', MINC_DBG_ON: '', MINC_DBG_OFF: '', MINC_TEMPDIR: scratch, MINC_NETNS_INO: '7', MINC_FLOCK: 'flock', MINC_RM: 'rm', ...vars }, [])
-    .replace('exec "$@"\n', text)], { encoding: 'utf8' });
+/** libexec/minc-host with its variables, then text instead of the launcher's exec (no root needed for these functions). */
+const hostScript = (text: string, vars: Record<string, string> = {}): string =>
+  renderHostScript(readFileSync(HOST_PATH, 'utf8'), { MINC_DEBUG: '0', MINC_DBG_ON: '', MINC_DBG_OFF: '', MINC_TEMPDIR: scratch, MINC_NETNS_INO: '7', MINC_FLOCK: 'flock', MINC_RM: 'rm', ...vars }, [])
+    .replace('exec "$@"\n', text);
+
+/** Run sh text with libexec/minc-host loaded; its stdout. */
+const sh = (text: string, vars: Record<string, string> = {}): string => execFileSync('sh', ['-c', hostScript(text, vars)], { encoding: 'utf8' });
 
 describe('libexec/minc-host', () => {
   it('records each undo before its step and runs them last first, failures ignored', () => {
@@ -69,9 +72,7 @@ describe('libexec/minc-host', () => {
     writeFileSync(join(busy, 'cgroup.procs'), `${victim.pid}\n`);
     const killed = new Promise<string | null>((resolve) => victim.on('exit', (_c, sig) => resolve(sig)));
     writeFileSync(join(scratch, 'undo'), `undo_step 'Remove the cgroups' cg_remove ${gone} ${busy}\n`);
-    const vars = { MINC_RMDIR: 'rmdir', MINC_SLEEP: 'true' };
-    const r = spawnSync('sh', ['-c', renderHostScript(readFileSync(HOST_PATH, 'utf8'), { MINC_DEBUG: '0', MINC_DBG_ON: '', MINC_DBG_OFF: '', MINC_TEMPDIR: scratch, MINC_NETNS_INO: '7', ...vars }, [])
-      .replace('exec "$@"\n', 'run_undo "$MINC_TEMPDIR/undo"\n')], { encoding: 'utf8' });
+    const r = spawnSync('sh', ['-c', hostScript('run_undo "$MINC_TEMPDIR/undo"\n', { MINC_RMDIR: 'rmdir', MINC_SLEEP: 'true' })], { encoding: 'utf8' });
     expect(existsSync(gone)).toBe(false);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toBe(`minc: could not remove the cgroup ${busy}\n`);
