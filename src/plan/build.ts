@@ -156,25 +156,18 @@ export function etcSteps({ facts, tempdir }: PlanInput): Step[] {
 }
 
 /**
- * User binds, last.  A target is resolved inside the container root: before
- * pivot_root when no component of it is a symlink, else after (bind_late).
+ * User binds, last, before pivot_root.  A target is resolved inside the
+ * container root, a symlink on the way followed there and never out of it
+ * (the stage's in_root), and made where missing.
  */
 export function bindSteps({ config, tempdir }: PlanInput): Step[] {
-  return config.binds.map((b, i) => s(`Bind ${b.source} at ${b.target}${b.readonly ? ' read-only' : ''}`,
-    'bind_early', String(i), rootOf(tempdir), b.source, b.target, ...(b.readonly ? ['ro'] : [])));
-}
-
-export function lateBindSteps({ config }: PlanInput): Step[] {
-  return config.binds.map((b, i) => s(`Bind ${b.source} at ${b.target} if a symlink on the way kept it from being bound before pivot_root`,
-    'bind_late', String(i), b.source, b.target, ...(b.readonly ? ['ro'] : [])));
+  return config.binds.map((b) => s(`Bind ${b.source} at ${b.target}${b.readonly ? ' read-only' : ''} (the target resolved inside the root)`,
+    'bind', rootOf(tempdir), b.source, b.target, ...(b.readonly ? ['ro'] : [])));
 }
 
 /** Change root with pivot_root; the host root goes on PUT_OLD until it is detached. */
-export function pivotSteps({ facts, tempdir }: PlanInput): Step[] {
-  return [
-    s('Enter the new root', 'cd', rootOf(tempdir)),
-    s('Change root with pivot_root: the host root moves onto /tmp until it is detached', tool(facts, 'pivot_root'), '.', PUT_OLD.slice(1)),
-  ];
+export function pivotSteps({ tempdir }: PlanInput): Step[] {
+  return [s('Change root with pivot_root: the host root moves onto /tmp until it is detached', 'pivot', rootOf(tempdir), PUT_OLD)];
 }
 
 /**
@@ -187,10 +180,11 @@ export function pivotSteps({ facts, tempdir }: PlanInput): Step[] {
 export function commandChain({ config, facts }: PlanInput): Arg[] {
   const viaLoader = (name: Tool, ...args: Arg[]): Arg[] => [
     `${PUT_OLD}${facts.ldso}`, '--library-path', hostLibpath(facts), `${PUT_OLD}${tool(facts, name)}`, ...args];
-  let chain: Arg[] = viaLoader('sh', '-c', { sh: '"$MINC_FINAL"' }, 'minc', { sh: '"$@"' });
+  // the working directory is entered by $MINC_FINAL, once no path leads to the host root
+  let chain: Arg[] = viaLoader('sh', '-c', { sh: '"$MINC_FINAL"' }, 'minc', config.workdir ?? '/', { sh: '"$@"' });
   const vars = imageVars(config);
   // INT/QUIT: an asynchronous list (the fifo start) starts with them ignored; the command gets them back
-  const envArgs = ['--default-signal=INT,QUIT', ...(config.workdir ? ['-C', config.workdir] : []), ...vars];
+  const envArgs = ['--default-signal=INT,QUIT', ...vars];
   const user = config.user;
   const groups = user ? [user.gid, ...(user.groups ?? []).filter((g) => g !== user.gid)].join(',') : '';
   if (config.nocaps) {
@@ -209,12 +203,12 @@ export function launchSteps(input: PlanInput): Step[] {
   const { config } = input;
   const aspid1 = config.asPid1 ? '1' : '0';
   if (dropsRoot(config)) {
-    return [s('Start the command, detach the host root once it is loaded, stay as its init', 'launch', aspid1, ...commandChain(input))];
+    return [{ ...s('Start the command, detach the host root once it is loaded, stay as its init', 'launch', aspid1, ...commandChain(input)), userOutput: true }];
   }
   // nothing to load from the host for the command: init detaches the host root, then starts it
   // (an image's WorkingDir and Env are set with shell builtins)
-  return [s('Start the command once the host root is detached, stay as its init',
-    'launch_direct', aspid1, config.workdir ?? '/', ...imageVars(config), '--', { sh: '"$@"' })];
+  return [{ ...s('Start the command once the host root is detached, stay as its init',
+    'launch_direct', aspid1, config.workdir ?? '/', ...imageVars(config), '--', { sh: '"$@"' }), userOutput: true }];
 }
 
 export function buildPlan(input: PlanInput): Plan {
@@ -232,7 +226,7 @@ export function buildPlan(input: PlanInput): Plan {
     MINC_PRESERVE_FDS: String(config.preserveFds),
   };
   // the host tools the stage's own functions run
-  for (const name of ['mount', 'umount', 'mkdir', 'touch', 'rm', 'ln'] as const) vars[`MINC_${name.toUpperCase()}`] = tool(facts, name);
+  for (const name of ['mount', 'umount', 'mkdir', 'rm', 'ln', 'readlink', 'pivot_root'] as const) vars[`MINC_${name.toUpperCase()}`] = tool(facts, name);
   return {
     vars,
     steps: [
@@ -244,7 +238,7 @@ export function buildPlan(input: PlanInput): Plan {
       s('Wait for the set-up of /dev', 'join_lane', 'dev'),
       s('Wait for the set-up of /etc and /tmp', 'join_lane', 'etc'),
       ...extraNsSteps(input), ...bindSteps(input),
-      ...pivotSteps(input), ...lateBindSteps(input), ...launchSteps(input),
+      ...pivotSteps(input), ...launchSteps(input),
     ],
   };
 }

@@ -59,6 +59,7 @@ export function extraNsSteps(input: PlanInput): Step[] {
       {
         why: `Trace the container: pid filter on its init, then ${config.ftrace} in the tracefs directory (MINC_PID set)`,
         argv: [facts.tools.sh ?? 'sh', '-c', FTRACE_SH, 'minc-ftrace', { sh: '"$MINC_HOSTPID"' }, config.ftrace, TRACEFS],
+        userOutput: true,
       },
     );
   }

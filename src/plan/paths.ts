@@ -47,7 +47,7 @@ export const DEV_LINKS = [
 ] as const;
 
 /** Host tools the plan runs, by name; facts.ts finds them on the host. */
-export const TOOLS = ['mount', 'umount', 'mkdir', 'touch', 'rm', 'ln', 'mknod', 'cp', 'mkfifo', 'chroot', 'env', 'hostname', 'pivot_root', 'sh', 'unshare', 'setpriv', 'capsh'] as const;
+export const TOOLS = ['mount', 'umount', 'mkdir', 'touch', 'rm', 'ln', 'readlink', 'mknod', 'cp', 'mkfifo', 'chroot', 'env', 'hostname', 'pivot_root', 'sh', 'unshare', 'setpriv', 'capsh'] as const;
 export type Tool = (typeof TOOLS)[number];
 
 /** Linux capability names (capabilities(7)), for --nocaps validation. */
@@ -60,6 +60,15 @@ export const CAPABILITIES: readonly string[] = [
   'cap_mac_override', 'cap_mac_admin', 'cap_syslog', 'cap_wake_alarm', 'cap_block_suspend', 'cap_audit_read',
   'cap_perfmon', 'cap_bpf', 'cap_checkpoint_restore',
 ];
+
+/** The lanes of the set-up: steps that run in a background subshell beside the main ones (plan/types.ts). */
+export const LANES = ['dev', 'etc'] as const;
+
+/** The temp dir's file where the steps of a lane (or the main ones) leave their stderr. */
+export const stepErrFile = (lane?: string): string => (lane ? `step-${lane}.err` : 'step.err');
+
+/** Files of a run in the temp dir that a kept one does not keep: the start fifos and the steps' stderr. */
+export const RUN_FILES: readonly string[] = ['ready', 'go', stepErrFile(), ...LANES.map(stepErrFile)];
 
 /** Prefix of temp dir names: minc<pid>-XXXXXX. */
 export const TEMP_PREFIX = 'minc';

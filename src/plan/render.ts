@@ -1,4 +1,5 @@
 /** Turning a plan into text: the script the stage runs, and lines for --debug and --dry-run. */
+import { stepErrFile } from './paths.js';
 import type { Arg, Plan, Step } from './types.js';
 
 /** Quote one word for POSIX sh. */
@@ -8,7 +9,10 @@ export function shQuote(word: string): string {
 
 const word = (a: Arg): string => (typeof a === 'string' ? shQuote(a) : a.sh);
 
-const stepLine = (st: Step): string => `step ${shQuote(st.why)} ${st.argv.map(word).join(' ')}`;
+const stepLine = (st: Step): string => `${st.userOutput ? 'step_out' : 'step'} ${shQuote(st.why)} ${st.argv.map(word).join(' ')}`;
+
+/** Where a run of steps (the main one, or a lane) has its steps' stderr (libexec/minc-stage's step). */
+const errFile = (lane?: string): string => `minc_errf=$MINC_TEMPDIR/${stepErrFile(lane)}`;
 
 /**
  * The plan as sh: variables, then a function minc_plan of `step WHY ARGV...`
@@ -17,14 +21,14 @@ const stepLine = (st: Step): string => `step ${shQuote(st.why)} ${st.argv.map(wo
  */
 export function renderScript(stage: string, plan: Plan): string {
   const vars = Object.entries(plan.vars).map(([k, v]) => `${k}=${shQuote(v)}`);
-  const lines: string[] = [];
+  const lines: string[] = [`  ${errFile()}`];
   for (let i = 0; i < plan.steps.length; ) {
     const lane = plan.steps[i]!.lane;
     if (!lane) {
       lines.push(`  ${stepLine(plan.steps[i++]!)}`);
       continue;
     }
-    lines.push('  (');
+    lines.push('  (', `    ${errFile(lane)}`);
     for (; i < plan.steps.length && plan.steps[i]!.lane === lane; i++) lines.push(`    ${stepLine(plan.steps[i]!)}`);
     lines.push(`  ) & minc_lane_${lane}=$!`);
   }

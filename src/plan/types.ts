@@ -17,11 +17,13 @@ export interface Step {
    * has two cores).
    */
   readonly lane?: string;
+  /** the step's stderr is the user's (the command, an --ftrace script): not captured by the runner */
+  readonly userOutput?: boolean;
 }
 
 /** The functions of libexec/minc-stage a step may call. */
 export const STAGE_FUNCTIONS = [
-  'cd', 'host_pid', 'plain_dir', 'hostrun', 'etc_bind', 'mtab_link', 'bind_early', 'bind_late', 'join_lane', 'launch', 'launch_direct',
+  'host_pid', 'plain_dir', 'hostrun', 'etc_bind', 'mtab_link', 'bind', 'pivot', 'join_lane', 'launch', 'launch_direct',
 ] as const;
 
 /** Values the stage reads as shell variables. */

@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 import { forkContainer } from '../marten/minc.js';
 import { MincError } from '../errors.js';
 import type { Config } from '../options/validate.js';
-import { TEMP_PREFIX } from '../plan/paths.js';
+import { RUN_FILES, TEMP_PREFIX } from '../plan/paths.js';
 import type { CleanupStack } from './cleanup.js';
 import type { Facts } from './facts.js';
 import { debug, info } from './log.js';
@@ -78,10 +78,10 @@ export function prepareTempdir(config: Config, facts: Facts, cleanup: CleanupSta
     cleanup.push('Say how to reuse the kept directory', () => info(`to reuse this, run: ${cmd.join(' ')} ...`));
   }
   for (const d of ['root', 'storage', 'work']) mkdirSync(join(dir, d), { recursive: true });
-  // the start fifos of an earlier run of a reused dir (made again by the stage), and gone when a kept dir is left
-  const fifos = (): void => ['ready', 'go'].forEach((f) => rmSync(join(dir, f), { force: true }));
-  if (config.tempdir) fifos();
-  if (config.keep) cleanup.push('Remove the start fifos and the stage file from the kept directory', fifos);
+  // the start fifos and step output of an earlier run of a reused dir (made again by the stage), and gone when a kept dir is left
+  const runFiles = (): void => RUN_FILES.forEach((f) => rmSync(join(dir, f), { force: true }));
+  if (config.tempdir) runFiles();
+  if (config.keep) cleanup.push("Remove the start fifos and the steps' stderr from the kept directory", runFiles);
   const name = config.name ?? facts.hostname;
   writeFileSync(join(dir, 'resolv.conf'), resolvConf());
   writeFileSync(join(dir, 'hosts'), hostsFile(name));

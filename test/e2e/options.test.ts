@@ -298,7 +298,7 @@ describe('--debug', () => {
     expect(r.stderr).toMatch(/:;: Make the temporary directory/);
     // inside
     expect(commands).toMatch(/\+ .*mount -t overlay .*lowerdir=/);
-    expect(commands).toMatch(/\+ .*pivot_root/);
+    expect(commands).toMatch(/\+ pivot .*\/root \/tmp\n/);
     // the container's own nodes: one cp -a of the host's (mknod(2) each), or mknod where the host's look wrong
     expect(commands).toMatch(/\+ .*(mknod .*\/dev\/null c 1 3|cp -a \/dev\/null .*\/dev\/)/);
     // no colour when stderr is not a terminal

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/options/validate.js';
 import {
   bindSteps,
-  hostSteps, buildPlan, commandChain, devSteps, etcSteps, lateBindSteps, launchSteps, maskSteps, pivotSteps, procSysSteps, rootSteps,
+  hostSteps, buildPlan, commandChain, devSteps, etcSteps, launchSteps, maskSteps, pivotSteps, procSysSteps, rootSteps,
   type PlanInput,
 } from '../../../src/plan/build.js';
 import { extraNsSteps } from '../../../src/plan/extra.js';
@@ -47,7 +47,7 @@ const text = (st: Step): string => st.argv.map((a) => (typeof a === 'string' ? a
 const has = (st: Step, ...words: string[]): boolean => words.every((w) => args(st).includes(w));
 const isFn = (st: Step, fn: string): boolean => st.argv[0] === fn;
 /** Stage functions that mount something. */
-const MOUNTING_FUNCTIONS = ['etc_bind', 'bind_early', 'bind_late'];
+const MOUNTING_FUNCTIONS = ['etc_bind', 'bind'];
 const mounts = (st: Step): boolean => prog(st) === toolPath('mount') || MOUNTING_FUNCTIONS.includes(String(st.argv[0]));
 const below = (path: Arg | undefined, dir: string): boolean => typeof path === 'string' && (path === dir || path.startsWith(`${dir}/`));
 
@@ -59,7 +59,7 @@ function only(all: readonly Step[], what: string, pred: (st: Step) => boolean): 
 }
 const mountOf = (all: readonly Step[], what: string, ...words: string[]): number =>
   only(all, what, (st) => prog(st) === toolPath('mount') && has(st, ...words));
-const pivotIndex = (all: readonly Step[]): number => only(all, 'pivot_root', (st) => prog(st) === toolPath('pivot_root'));
+const pivotIndex = (all: readonly Step[]): number => only(all, 'pivot_root', (st) => isFn(st, 'pivot'));
 const fnIndex = (all: readonly Step[], fn: string, ...rest: string[]): number =>
   only(all, `${fn} ${rest.join(' ')}`, (st) => isFn(st, fn) && rest.every((w, i) => st.argv[i + 1] === w));
 const ascending = (xs: number[]): void => expect(xs).toEqual([...xs].sort((a, b) => a - b));
@@ -107,7 +107,7 @@ describe('buildPlan: order', () => {
         // the stage functions that check for symlinks are handed the new root
         if (isFn(st, 'plain_dir')) expect(below(st.argv[1], R), text(st)).toBe(true);
         for (const fn of ['etc_bind', 'mtab_link']) if (isFn(st, fn)) expect(st.argv[1], text(st)).toBe(R);
-        if (isFn(st, 'bind_early')) expect(st.argv[2], text(st)).toBe(R);
+        if (isFn(st, 'bind')) expect(st.argv[1], text(st)).toBe(R);
       });
     });
 
@@ -124,10 +124,10 @@ describe('buildPlan: order', () => {
         // no step after pivot_root names the temp dir other than through the old root
         for (const a of st.argv) if (typeof a === 'string' && a.includes(TEMP)) expect(a.startsWith(`${PUT_OLD}${TEMP}`), text(st)).toBe(true);
       });
-      // bind_late and launch come after pivot_root, the early steps before it
+      // launch comes after pivot_root, every step that acts on a path of the root before it
       v.forEach((st, i) => {
-        if (isFn(st, 'bind_late') || isFn(st, 'launch') || isFn(st, 'launch_direct')) expect(i, text(st)).toBeGreaterThan(pivot);
-        for (const fn of ['bind_early', 'plain_dir', 'etc_bind', 'mtab_link', 'host_pid']) if (isFn(st, fn)) expect(i, text(st)).toBeLessThan(pivot);
+        if (isFn(st, 'launch') || isFn(st, 'launch_direct')) expect(i, text(st)).toBeGreaterThan(pivot);
+        for (const fn of ['bind', 'plain_dir', 'etc_bind', 'mtab_link', 'host_pid']) if (isFn(st, fn)) expect(i, text(st)).toBeLessThan(pivot);
       });
       // exactly one hostrun umount: none in the plan (the stage's unmounter does it once, after launch)
       expect(v.some((st) => prog(st) === toolPath('umount'))).toBe(false);
@@ -140,15 +140,12 @@ describe('buildPlan: order', () => {
     const overlay = mountOf(drops, 'overlay', '-t', 'overlay');
     const tmp = mountOf(drops, '/tmp tmpfs', `${R}/tmp`);
     const fifos = only(drops, 'fifos', (st) => prog(st) === toolPath('mkfifo'));
-    const cd = only(drops, 'cd', (st) => isFn(st, 'cd'));
     const pivot = pivotIndex(drops);
-    ascending([overlay, fifos, tmp, cd, pivot]);
+    ascending([overlay, fifos, tmp, pivot]);
     expect(args(drops[fifos]!)).toEqual(['-m', '600', `${TEMP}/ready`, `${TEMP}/go`]);
-    expect(drops[cd]!.argv).toEqual(['cd', R]);
-    expect(cd).toBe(pivot - 1);
+    expect(drops[pivot]!.argv).toEqual(['pivot', R, PUT_OLD]);
     // the host root goes on /tmp, above the container's /tmp tmpfs; no put_old directory is made
     expect(PUT_OLD).toBe('/tmp');
-    expect(args(drops[pivot]!)).toEqual(['.', PUT_OLD.slice(1)]);
     expect(all.some((st) => text(st).includes('oldroot'))).toBe(false);
   });
 
@@ -178,15 +175,14 @@ describe('buildPlan: order', () => {
     const resolv = fnIndex(all, 'etc_bind', R, 'resolv.conf');
     const mtab = fnIndex(all, 'mtab_link', R);
     const tmp = mountOf(all, '/tmp tmpfs', `${R}/tmp`);
-    const early = fnIndex(all, 'bind_early', '0');
-    const late = fnIndex(all, 'bind_late', '0');
+    const early = fnIndex(all, 'bind', R);
     const pivot = pivotIndex(all);
     expect(early).toBeGreaterThan(Math.max(hosts, resolv, mtab, tmp));
     // and after every other mount below the root: nothing mounts over a user's bind
     all.forEach((st, i) => {
-      if (i < pivot && mounts(st) && !isFn(st, 'bind_early')) expect(i, text(st)).toBeLessThan(early);
+      if (i < pivot && mounts(st) && !isFn(st, 'bind')) expect(i, text(st)).toBeLessThan(early);
     });
-    ascending([early, pivot, late]);
+    ascending([early, pivot]);
     // (a tty in these facts, but no ttyMode: nothing to reset, so init starts the command directly)
     expect(fnIndex(all, 'launch_direct', '0')).toBe(all.length - 1);
   });
@@ -202,9 +198,9 @@ describe('buildPlan: order', () => {
       ...[...hostSteps(i), ...etcSteps(i)].map((st) => ({ ...st, lane: 'etc' })),
       ...procSysSteps(i), ...maskSteps(i), join('dev'), join('etc'),
       ...extraNsSteps(i), ...bindSteps(i),
-      ...pivotSteps(i), ...lateBindSteps(i), ...launchSteps(i),
+      ...pivotSteps(i), ...launchSteps(i),
     ]);
-    expect(pivotSteps(i).map((st) => prog(st))).toEqual(['cd', toolPath('pivot_root')]);
+    expect(pivotSteps(i).map((st) => st.argv)).toEqual([['pivot', R, PUT_OLD]]);
   });
 });
 
@@ -228,7 +224,7 @@ describe('buildPlan: every step', () => {
   it('calls only functions libexec/minc-stage defines', () => {
     const stage = readFileSync(`${ROOT}libexec/minc-stage`, 'utf8');
     const defined = new Set([...stage.matchAll(/^([a-z_][a-z0-9_]*)\(\)\s*\{/gm)].map((m) => m[1]!));
-    for (const fn of STAGE_FUNCTIONS) if (fn !== 'cd') expect(defined.has(fn), fn).toBe(true);
+    for (const fn of STAGE_FUNCTIONS) expect(defined.has(fn), fn).toBe(true);
   });
 
   it('says which tool is missing on this host', () => {
@@ -391,35 +387,23 @@ describe('buildPlan: /etc, /tmp and binds', () => {
     expect(point).toBeLessThan(tmp);
   });
 
-  it('binds each user bind at its target in the root (bind_early), in order, read-only with :ro', () => {
+  it('binds each user bind at its target resolved in the root (bind), in order, read-only with :ro, before pivot_root', () => {
     const binds = [
       { source: '/srv/a', target: '/a', readonly: false },
       { source: '/srv/b b', target: "/b'quote", readonly: true },
     ];
     const early = bindSteps(input({ binds }));
     expect(early.map((st) => st.argv)).toEqual([
-      ['bind_early', '0', R, '/srv/a', '/a'],
-      ['bind_early', '1', R, '/srv/b b', "/b'quote", 'ro'],
+      ['bind', R, '/srv/a', '/a'],
+      ['bind', R, '/srv/b b', "/b'quote", 'ro'],
     ]);
     expect(early[1]!.why).toMatch(/read-only/);
     expect(early[0]!.why).not.toMatch(/read-only/);
+    const all = steps({ binds });
+    expect(all.filter((st) => isFn(st, 'bind')).map((st) => all.indexOf(st)).every((i) => i < pivotIndex(all))).toBe(true);
+    expect(steps().some((st) => isFn(st, 'bind'))).toBe(false);
   });
 
-  it('leaves a bind whose target has a symlink on the way to bind_late, after pivot_root, with the same number', () => {
-    const binds = [
-      { source: '/srv/a', target: '/a', readonly: false },
-      { source: '/srv/b b', target: "/b'quote", readonly: true },
-    ];
-    const late = lateBindSteps(input({ binds }));
-    expect(late.map((st) => st.argv)).toEqual([
-      ['bind_late', '0', '/srv/a', '/a'],
-      ['bind_late', '1', '/srv/b b', "/b'quote", 'ro'],
-    ]);
-    const all = steps({ binds });
-    const pivot = pivotIndex(all);
-    for (const n of ['0', '1']) ascending([fnIndex(all, 'bind_early', n), pivot, fnIndex(all, 'bind_late', n)]);
-    expect(steps().some((st) => isFn(st, 'bind_early') || isFn(st, 'bind_late'))).toBe(false);
-  });
 });
 
 describe('buildPlan: the command chain', () => {
@@ -438,7 +422,8 @@ describe('buildPlan: the command chain', () => {
     const chain = commandChain(input({ user: { uid: 1, gid: 1 } }));
     expect(chain.slice(0, 4)).toEqual([...viaLoader, `${PUT_OLD}${toolPath('env')}`]);
     expect(chain[4]).toBe('--default-signal=INT,QUIT');
-    expect(words(chain).slice(-5)).toEqual([`${PUT_OLD}${toolPath('sh')}`, '-c', '"$MINC_FINAL"', 'minc', '"$@"']);
+    // (the working directory, / here, is entered by $MINC_FINAL once the host root is gone)
+    expect(words(chain).slice(-6)).toEqual([`${PUT_OLD}${toolPath('sh')}`, '-c', '"$MINC_FINAL"', 'minc', '/', '"$@"']);
     expect(indexOfTool(chain, 'capsh')).toBe(-1);
   });
 
@@ -508,7 +493,10 @@ describe('buildPlan: the command chain', () => {
     const envs = chain.flatMap((a, i) => (a === `${PUT_OLD}${toolPath('env')}` ? [i] : []));
     expect(envs).toHaveLength(1);
     const at = envs[0]!;
-    expect(chain.slice(at + 1, at + 6)).toEqual(['--default-signal=INT,QUIT', '-C', '/app', 'A=1', 'B=two words']);
+    expect(chain.slice(at + 1, at + 4)).toEqual(['--default-signal=INT,QUIT', 'A=1', 'B=two words']);
+    // no host tool enters the working directory while the host root is there: $MINC_FINAL does, after
+    expect(words(chain)).not.toContain('-C');
+    expect(words(chain).slice(-3)).toEqual(['minc', '/app', '"$@"']);
     expect(words(chain)).not.toContain('-bad');
     expect(words(chain)).not.toContain('noequals');
     const [direct] = launchSteps(input(image));
@@ -537,7 +525,7 @@ describe('buildPlan: stage variables', () => {
       MINC_DEBUG: '1', MINC_DBG_ON: '<', MINC_DBG_OFF: '>', MINC_ORIG: PUT_OLD, MINC_LDSO: LDSO, MINC_TEMPDIR: TEMP,
       MINC_DIRECT: '0', MINC_TTYMODE: '1', MINC_PRESERVE_FDS: '2',
       MINC_LIBPATH: LIBPATH.split(':').map((d) => PUT_OLD + d).join(':'), MINC_MOUNT: toolPath('mount'),
-      MINC_UMOUNT: toolPath('umount'), MINC_MKDIR: toolPath('mkdir'), MINC_TOUCH: toolPath('touch'), MINC_RM: toolPath('rm'), MINC_LN: toolPath('ln'),
+      MINC_UMOUNT: toolPath('umount'), MINC_MKDIR: toolPath('mkdir'), MINC_READLINK: toolPath('readlink'), MINC_PIVOT_ROOT: toolPath('pivot_root'), MINC_RM: toolPath('rm'), MINC_LN: toolPath('ln'),
     });
     expect(buildPlan(input()).vars).toMatchObject({ MINC_DEBUG: '0', MINC_DBG_ON: '', MINC_DBG_OFF: '', MINC_TTYMODE: '0', MINC_PRESERVE_FDS: '0' });
   });

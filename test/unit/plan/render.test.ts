@@ -80,7 +80,8 @@ describe('renderScript', () => {
     // a stub stage: `step` prints its arguments NUL-separated, one record per step
     // (lanes left out here: their order is the next test's)
     const stub = `MINC_FINAL='the final script'
-step() { for a; do printf '%s\\0' "$a"; done; printf '\\036'; }`;
+step() { for a; do printf '%s\\0' "$a"; done; printf '\\036'; }
+step_out() { step "$@"; }`;
     const dumpVars = Object.keys(plan.vars).map((k) => `printf '%s=%s\\0' ${k} "$${k}"`).join('\n');
     const flat = { ...plan, steps: plan.steps.map(({ lane: _lane, ...st }) => st) };
     const script = `${renderScript(stub, flat)}printf '\\035'\n${dumpVars}\n`;
@@ -116,7 +117,7 @@ step() { for a; do printf '%s\\0' "$a"; done; printf '\\036'; }`;
         ],
       };
       const script = renderScript(stub, lanes);
-      expect(script).toMatch(/\n  \(\n    step lane-step x\n  \) & minc_lane_L=\$!\n/);
+      expect(script).toMatch(/\n  \(\n    minc_errf=\$MINC_TEMPDIR\/step-L\.err\n    step lane-step x\n  \) & minc_lane_L=\$!\n/);
       execFileSync('/bin/sh', ['-c', script], { encoding: 'utf8' });
       expect(readFileSync(join(dir, 'order'), 'utf8')).toBe('main-step\nlane-step\njoined\n');
     } finally {
