@@ -92,16 +92,17 @@ function unpackIfPacked(store: Store, id: string): void {
  * -t naming no path is a container; -r naming no path is an image.
  */
 export function imageRun(rootdir: string | undefined, tempdir: string | undefined): ImageRun | null {
-  const wrap = <T>(opt: string, ref: string, fn: () => T): T => {
+  const wrap = <T>(opt: string, ref: string, fn: () => T, hint = ''): T => {
     try {
       return fn();
     } catch (err) {
-      throw new UsageError(`${opt} '${ref}': no such directory, and ${err instanceof Error ? err.message : String(err)}`);
+      throw new UsageError(`${opt} '${ref}': no such directory, and ${err instanceof Error ? err.message : String(err)}${hint}`);
     }
   };
-  if (tempdir !== undefined && absent(tempdir)) {
+  // -t: a path with a slash is a temp dir (made if new); a bare word that is no directory here names a container
+  if (tempdir !== undefined && absent(tempdir) && !tempdir.includes('/')) {
     const store = new Store();
-    const c = wrap('--tempdir', tempdir, () => resolveContainer(store, tempdir));
+    const c = wrap('--tempdir', tempdir, () => resolveContainer(store, tempdir), ` (a new temporary directory here: -t ./${tempdir})`);
     if (!c.baseid) throw new UsageError(`--tempdir '${tempdir}': container ${shortId(c.id)} has no image`);
     if (rootdir !== undefined) throw new UsageError(`--tempdir '${tempdir}' names a container: its image is fixed, drop --rootdir`);
     unpackIfPacked(store, c.baseid);

@@ -3,11 +3,13 @@
  * checked here, before anything is created, so bad input ends the run with one
  * clear line and leaves nothing behind.
  */
-import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
+import { readInRoot } from '../fs/inroot.js';
 import { isAbsolute, join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { CAPABILITIES } from '../plan/paths.js';
-import { readSettings, type Settings } from '../run/settings.js';
+import { checkedSettings, type Settings } from '../run/settings.js';
+import { checkTempdir } from '../run/reuse.js';
 import type { MincArgs } from './parse.js';
 import { callerFd } from '../run/fds.js';
 import { imageRun, type ImageRun } from '../marten/minc.js';
@@ -24,8 +26,10 @@ export interface Config extends ExtraConfig {
   readonly rootdir: string;
   readonly direct: boolean;
   readonly keep: boolean;
-  /** an existing temporary directory to reuse (-t) */
+  /** an existing temporary directory to reuse (-t), checked by src/run/reuse.ts */
   readonly tempdir?: string;
+  /** -t names a new path, or an empty directory: minc makes it its own */
+  readonly freshTempdir?: boolean;
   readonly name?: string;
   readonly binds: readonly Bind[];
   readonly user?: { readonly uid: number; readonly gid: number; readonly groups?: readonly number[] };
@@ -80,56 +84,50 @@ export function parseBind(spec: string): Bind {
   return { source, target: clean, readonly: ro };
 }
 
-/** passwd/group lookup in the container's root: the upper dir of a reused temp dir first. */
-function lookup(file: string, key: string, roots: readonly string[]): string[] | null {
-  for (const root of roots) {
-    let text: string;
-    try {
-      text = readFileSync(join(root, file), 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n')) {
-      const f = line.split(':');
-      if (f[0] === key || f[2] === key) return f;
-    }
-    return null;
+/**
+ * The lines of /etc/passwd or /etc/group in the container's root (the upper
+ * dir of a reused temp dir over the root directory or an image's layers),
+ * read inside it (src/fs/inroot.ts): a link there cannot make minc read a
+ * host file, nor a device forever.
+ */
+function rootFile(file: string, roots: readonly string[], what: string): string[][] {
+  let text: Buffer | null;
+  try {
+    text = readInRoot(roots, file);
+  } catch (err) {
+    throw new UsageError(`${what}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  return null;
+  return text === null ? [] : text.toString('latin1').split('\n').map((l) => l.split(':'));
 }
 
+/** The entry whose name or id is key. */
+const lookup = (entries: string[][], key: string): string[] | null => entries.find((f) => f[0] === key || f[2] === key) ?? null;
+
 /** Supplementary groups of a user: the groups of /etc/group that list the name. */
-function groupsOf(name: string | undefined, roots: readonly string[]): number[] {
-  if (!name) return [];
-  for (const root of roots) {
-    let text: string;
-    try {
-      text = readFileSync(join(root, 'etc/group'), 'utf8');
-    } catch {
-      continue;
-    }
-    return text.split('\n').map((l) => l.split(':')).filter((f) => (f[3] ?? '').split(',').includes(name)).map((f) => Number(f[2]));
-  }
-  return [];
-}
+const groupsOf = (name: string | undefined, groups: string[][]): number[] =>
+  name ? groups.filter((f) => (f[3] ?? '').split(',').includes(name) && /^\d+$/.test(f[2] ?? '')).map((f) => Number(f[2])) : [];
 
 export function parseUser(spec: string, roots: readonly string[]): { uid: number; gid: number; groups: number[] } {
   const [u, g, extra] = spec.split(':');
   if (!u || extra !== undefined || g === '') throw new UsageError(`--user '${spec}': expected UID[:GID]`);
-  const pw = lookup('etc/passwd', u, roots);
+  const numeric = (x: string): boolean => /^\d+$/.test(x);
+  const what = `--user '${spec}'`;
+  const pw = lookup(rootFile('/etc/passwd', roots, what), u);
+  if (pw && !(numeric(pw[2] ?? '') && numeric(pw[3] ?? ''))) throw new UsageError(`${what}: the container's /etc/passwd has a malformed entry for '${u}'`);
   let uid: number;
-  if (/^\d+$/.test(u)) uid = Number(u);
+  if (numeric(u)) uid = Number(u);
   else if (pw) uid = Number(pw[2]);
-  else throw new UsageError(`--user '${spec}': no user '${u}' in the container's /etc/passwd (use a number)`);
+  else throw new UsageError(`${what}: no user '${u}' in the container's /etc/passwd (use a number)`);
+  const groups = rootFile('/etc/group', roots, what);
   let gid: number;
   if (g === undefined) gid = pw ? Number(pw[3]) : 0;
-  else if (/^\d+$/.test(g)) gid = Number(g);
+  else if (numeric(g)) gid = Number(g);
   else {
-    const gr = lookup('etc/group', g, roots);
-    if (!gr) throw new UsageError(`--user '${spec}': no group '${g}' in the container's /etc/group (use a number)`);
+    const gr = lookup(groups, g);
+    if (!gr || !numeric(gr[2] ?? '')) throw new UsageError(`${what}: no group '${g}' in the container's /etc/group (use a number)`);
     gid = Number(gr[2]);
   }
-  return { uid, gid, groups: groupsOf(pw?.[0], roots) };
+  return { uid, gid, groups: groupsOf(pw?.[0], groups) };
 }
 
 function parseCaps(spec: string): string[] {
@@ -151,9 +149,16 @@ export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env): 
   if (image && args.direct) throw new UsageError('--direct cannot be used with an image: its layers are read-only');
   let tempdir: string | undefined;
   let saved: Settings | null = null;
+  let freshTempdir = false;
   if (args.tempdir !== undefined) {
-    tempdir = image?.container ?? directory('--tempdir', args.tempdir);
-    saved = readSettings(tempdir);
+    const reuse = checkTempdir(image?.container ?? args.tempdir, { container: Boolean(image?.container) });
+    tempdir = reuse.dir;
+    freshTempdir = reuse.fresh;
+    try {
+      saved = reuse.fresh ? null : checkedSettings(tempdir);
+    } catch (err) {
+      throw new UsageError(`--tempdir '${args.tempdir}': ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
   const rootdir = image ? image.layers[0]! : args.rootdir !== undefined ? directory('--rootdir', args.rootdir) : saved?.rootdir ?? '/';
   if (/[,:\\]/.test(rootdir)) throw new UsageError(`--rootdir '${rootdir}': overlayfs cannot take a path with ',', ':' or '\\'`);
@@ -177,6 +182,7 @@ export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env): 
     direct,
     keep: args.keep || tempdir !== undefined || image !== null,
     tempdir,
+    freshTempdir,
     name: args.name ?? image?.name ?? saved?.name,
     binds: [...x11Binds(args, env), ...args.bind.map(parseBind)], // -X's binds first (src/options/extra.ts)
     user: (args.user ?? image?.user) !== undefined ? parseUser((args.user ?? image?.user)!, roots) : undefined,

@@ -1,5 +1,6 @@
 /** TEMPDIR/settings: what a run was started with, for -t reuse and --gc. */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { readNoFollow, writeNoFollow } from '../fs/nofollow.js';
 import { join } from 'node:path';
 
 export interface Settings {
@@ -12,16 +13,38 @@ export interface Settings {
   mincStart: number;
 }
 
+/**
+ * The settings of a temp dir, or null where it has none (or they are not
+ * minc's, or cannot be read).  A kept dir may have been tampered with: a symlink, a device or an
+ * endless file there is an error, and so is a shape that is not settings'.
+ */
 export function readSettings(dir: string): Settings | null {
   try {
-    return JSON.parse(readFileSync(join(dir, 'settings'), 'utf8')) as Settings;
+    return checkedSettings(dir);
   } catch {
     return null;
   }
 }
 
+/** readSettings, but a settings file that is a symlink, not a file or too large is an error that says so. */
+export function checkedSettings(dir: string): Settings | null {
+  const text = readNoFollow(join(dir, 'settings'), 64 << 10);
+  if (text === null) return null;
+  let s: unknown;
+  try {
+    s = JSON.parse(text.toString('utf8'));
+  } catch {
+    return null;
+  }
+  const o = s as Record<string, unknown>;
+  const ok = typeof s === 'object' && s !== null && typeof o.rootdir === 'string' && o.rootdir.startsWith('/') && typeof o.direct === 'boolean'
+    && typeof o.keep === 'boolean' && (o.name === undefined || typeof o.name === 'string')
+    && Number.isInteger(o.mincPid) && Number.isInteger(o.mincStart);
+  return ok ? (s as Settings) : null;
+}
+
 export function writeSettings(dir: string, s: Settings): void {
-  writeFileSync(join(dir, 'settings'), `${JSON.stringify(s, null, 1)}\n`);
+  writeNoFollow(join(dir, 'settings'), `${JSON.stringify(s, null, 1)}\n`, 0o600);
 }
 
 /** Start time of a process (field 22 of /proc/PID/stat), or null if it is gone (or a zombie). */

@@ -3,7 +3,8 @@
  * (else /run), holding root/ (mount point), storage/ (overlay upper), work/,
  * resolv.conf, hosts, utsname, pid and settings.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { writeNoFollow } from '../fs/nofollow.js';
 import { basename, join } from 'node:path';
 import { forkContainer } from '../marten/minc.js';
 import { MincError } from '../errors.js';
@@ -59,7 +60,15 @@ export function prepareTempdir(config: Config, facts: Facts, cleanup: CleanupSta
   let dir: string;
   if (config.tempdir) {
     dir = config.tempdir;
-    debug('Reuse the temporary directory (-t)', dir);
+    if (config.freshTempdir) {
+      // a new path, or an empty dir of this user's (src/run/reuse.ts): minc's own from now on
+      // (not mkdir -p: a link planted at the path meanwhile makes this fail, not lead elsewhere)
+      if (!existsSync(dir)) mkdirSync(dir, { mode: 0o700 });
+      const st = lstatSync(dir);
+      if (!st.isDirectory() || st.uid !== process.getuid?.()) throw new MincError(`--tempdir ${dir} changed while minc checked it`);
+      chmodSync(dir, 0o700);
+      debug('Make the temporary directory (-t)', dir);
+    } else debug('Reuse the temporary directory (-t)', dir);
   } else if (config.image) {
     dir = forkContainer(config.image, config.name); // a new container of the image in the store (src/marten/minc.ts)
   } else {
@@ -83,9 +92,10 @@ export function prepareTempdir(config: Config, facts: Facts, cleanup: CleanupSta
   if (config.tempdir) runFiles();
   if (config.keep) cleanup.push("Remove the start fifos and the steps' stderr from the kept directory", runFiles);
   const name = config.name ?? facts.hostname;
-  writeFileSync(join(dir, 'resolv.conf'), resolvConf());
-  writeFileSync(join(dir, 'hosts'), hostsFile(name));
-  if (config.name) writeFileSync(join(dir, 'utsname'), `${config.name}\n`);
+  // (a kept dir's files are written only where they are not symlinks: src/fs/nofollow.ts)
+  writeNoFollow(join(dir, 'resolv.conf'), resolvConf());
+  writeNoFollow(join(dir, 'hosts'), hostsFile(name));
+  if (config.name) writeNoFollow(join(dir, 'utsname'), `${config.name}\n`);
   writeSettings(dir, {
     rootdir: config.rootdir,
     direct: config.direct,

@@ -129,7 +129,7 @@ describe('bad input: one line on stderr, non-zero status, nothing created', () =
     ['an unknown user name', ['--user', `nosuchuser${process.pid}`, 'true']],
     ['an unknown group name', ['--user', `0:nosuchgroup${process.pid}`, 'true']],
     ['-t naming a file', ['-t', '/etc/passwd', 'true']],
-    ['-t naming a missing dir', ['-t', missing, 'true']],
+    ['-t naming a dir whose parent is missing', ['-t', `${missing}/sub`, 'true']],
     ['an unknown capability', ['--nocaps', 'cap_no_such_thing', 'true']],
     ['a bad --name', ['--name', 'bad name/with slash', 'true']],
     ['a bad --preserve-fds', ['--preserve-fds', 'lots', 'true']],

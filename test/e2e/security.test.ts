@@ -272,6 +272,7 @@ describe('files the rootfs names are read inside it, bounded', () => {
     const saved = join(rootfs.dir, 'etc/passwd.saved');
     execFileSync('mv', [join(rootfs.dir, 'etc/passwd'), saved]);
     try {
+      execFileSync('mknod', ['-m', '666', join(rootfs.dir, 'dev/zero'), 'c', '1', '5']);
       await withLinks({ 'etc/passwd': '/dev/zero' }, async () => {
         const r = await runMinc(['-r', rootfs.dir, '--user', 'user', 'true'], { timeout: 20_000 });
         expect(r.timedOut).toBe(false);
@@ -280,6 +281,7 @@ describe('files the rootfs names are read inside it, bounded', () => {
       });
     } finally {
       execFileSync('mv', [saved, join(rootfs.dir, 'etc/passwd')]);
+      rmSync(join(rootfs.dir, 'dev/zero'), { force: true });
     }
   });
 

@@ -308,10 +308,11 @@ describe('validate', () => {
       expect(validate(args('-t', t, '--user', 'erin'), {}).user).toEqual({ uid: 4001, gid: 4002, groups: [] });
     });
 
-    it('rejects a file or a missing directory', () => {
+    it('rejects a file or a new directory whose parent is missing; takes a new one to make', () => {
       const d = dir(['f', '']);
       expect(usageError(() => validate(args('-t', join(d, 'f')), {})).message).toMatch(/--tempdir.*not a directory/);
-      usageError(() => validate(args('-t', join(d, 'nope')), {}));
+      usageError(() => validate(args('-t', join(d, 'nope', 'sub')), {}));
+      expect(validate(args('-t', join(d, 'new')), {})).toMatchObject({ tempdir: join(d, 'new'), freshTempdir: true });
     });
   });
 });
