@@ -252,6 +252,22 @@ describe('item 9: one line that says what was wrong with what', () => {
     before = store.snapshot();
   });
 
+  it('what the registry writes in its errors cannot add lines or terminal escapes; --debug adds the stack', async () => {
+    const img = await serveImage();
+    routes.set(`/v2/${img.repo}/manifests/t`, (_q, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'gone\nmarten: all is well\u001b[2J' }] }));
+    });
+    refused(await pull(img), /404 Not Found \(not found\): MANIFEST_UNKNOWN gone marten: all is well \[2J$/);
+    routes.set(`/v2/${img.repo}/manifests/t`, (_q, res) => {
+      res.writeHead(200, { 'content-type': OCI_MANIFEST });
+      res.end('null');
+    });
+    const r = await store.marten(['--debug', 'pull', `${host}/${img.repo}:t`]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/^marten: pulling .*: manifest t: expected an object\n(MincError|Error).*\n\s+at /);
+  });
+
   it('no space left on device says so, and what was being written', async () => {
     const small = mkdtempSync('/tmp/marten-test-enospc-');
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'tmpfs', small]);
