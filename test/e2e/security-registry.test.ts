@@ -47,21 +47,28 @@ interface Image {
   manifest: Buffer;
   layerDigest: string;
   configDigest: string;
+  /** all the layers' blobs, bottom first (layer is the first) */
+  layers: Buffer[];
 }
 
-/** A one-layer image served under /v2/evil/<n>/ by tag `t`; its routes can then be replaced. */
-async function serveImage(big = 0): Promise<Image> {
+/**
+ * An image served under /v2/evil/<n>/ by tag `t`, its routes then replaceable: one layer
+ * (big random bytes more in it), or `count` layers, `dup` of them the first one again.
+ */
+async function serveImage(big = 0, count = 1, dup = 0): Promise<Image> {
   const repo = `evil/i${++seq}`;
   // random content: it does not compress away
-  const tar = await layerTar(`image ${seq} ${Math.random()}\n${randomBytes(big).toString('base64')}`);
-  const layer = gzipSync(tar);
-  const config = Buffer.from(JSON.stringify({ architecture: ARCH[process.arch] ?? process.arch, os: 'linux', config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: [sha(tar)] } }));
+  const tars: Buffer[] = [];
+  for (let i = 0; i < count - dup; i++) tars.push(await layerTar(`image ${seq}.${i} ${Math.random()}\n${randomBytes(big).toString('base64')}`));
+  for (let i = 0; i < dup; i++) tars.push(tars[0]!);
+  const layers = tars.map((t) => gzipSync(t));
+  const config = Buffer.from(JSON.stringify({ architecture: ARCH[process.arch] ?? process.arch, os: 'linux', config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: tars.map(sha) } }));
   const manifest = Buffer.from(JSON.stringify({
     schemaVersion: 2, mediaType: OCI_MANIFEST,
     config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
-    layers: [{ mediaType: OCI_LAYER, digest: sha(layer), size: layer.length }],
+    layers: layers.map((l) => ({ mediaType: OCI_LAYER, digest: sha(l), size: l.length })),
   }));
-  const img = { repo, layer, config, manifest, layerDigest: sha(layer), configDigest: sha(config) };
+  const img = { repo, layer: layers[0]!, config, manifest, layerDigest: sha(layers[0]!), configDigest: sha(config), layers };
   const send = (type: string, body: Buffer): Handler => (_q, res) => {
     res.writeHead(200, { 'content-type': type, 'content-length': body.length });
     res.end(body);
@@ -69,7 +76,7 @@ async function serveImage(big = 0): Promise<Image> {
   routes.set(`/v2/${repo}/manifests/t`, send(OCI_MANIFEST, manifest));
   routes.set(`/v2/${repo}/manifests/${sha(manifest)}`, send(OCI_MANIFEST, manifest));
   routes.set(`/v2/${repo}/blobs/${img.configDigest}`, send('application/octet-stream', config));
-  routes.set(`/v2/${repo}/blobs/${img.layerDigest}`, send('application/octet-stream', layer));
+  for (const l of layers) routes.set(`/v2/${repo}/blobs/${sha(l)}`, send('application/octet-stream', l));
   return img;
 }
 
@@ -268,6 +275,24 @@ describe('item 9: one line that says what was wrong with what', () => {
     expect(r.stderr).toMatch(/^marten: pulling .*: manifest t: expected an object\n(MincError|Error).*\n\s+at /);
   });
 
+  it('an index naming odd platforms, a redirect to file:', async () => {
+    const img = await serveImage();
+    const index = Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: OCI_INDEX,
+      manifests: [{ mediaType: OCI_MANIFEST, digest: img.layerDigest, size: 1, platform: { os: 'plan9\u001b[2J', architecture: 'x\nmarten: ok' } }],
+    }));
+    routes.set(`/v2/${img.repo}/manifests/t`, (_q, res) => {
+      res.writeHead(200, { 'content-type': OCI_INDEX, 'content-length': index.length });
+      res.end(index);
+    });
+    refused(await pull(img), /no image for linux\/\w+ \(it has plan9\?\[2J\/x\?marten: ok; choose with --platform\)$/);
+    routes.set(`/v2/${img.repo}/manifests/t`, (_q, res) => {
+      res.writeHead(302, { location: 'file:///etc/passwd', 'content-length': 0 });
+      res.end();
+    });
+    refused(await pull(img), /GET \/manifests\/t: the registry redirected to file:\/\/: refused$/);
+  });
+
   it('no space left on device says so, and what was being written', async () => {
     const small = mkdtempSync('/tmp/marten-test-enospc-');
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'tmpfs', small]);
@@ -314,6 +339,33 @@ describe('item 4: a lying registry is refused end to end', () => {
       res.end(bad);
     });
     refused(await pull(img), re);
+  });
+
+  it('a bad last layer: the good ones before it do not reach blobs/ either', async () => {
+    const img = await serveImage(50_000, 3);
+    const last = img.layers[2]!;
+    routes.set(`/v2/${img.repo}/blobs/${sha(last)}`, (_q, res) => {
+      // slower than the others, so they are done and verified first
+      setTimeout(() => {
+        res.writeHead(200, { 'content-length': last.length });
+        res.end(Buffer.alloc(last.length));
+      }, 300);
+    });
+    refused(await pull(img), new RegExp(`blob ${sha(last)}: digest mismatch`));
+  });
+
+  it('a layer twice in one image is fetched once and pulls', async () => {
+    const img = await serveImage(1000, 3, 1);
+    let gets = 0;
+    const serve = routes.get(`/v2/${img.repo}/blobs/${img.layerDigest}`)!;
+    routes.set(`/v2/${img.repo}/blobs/${img.layerDigest}`, (q, res) => {
+      gets++;
+      serve(q, res);
+    });
+    const r = await pull(img);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(gets).toBe(1);
+    before = store.snapshot();
   });
 
   it('an index entry that names a manifest, pointing to something else', async () => {

@@ -94,6 +94,10 @@ export class RegistryClient {
       if ([301, 302, 303, 307, 308].includes(status) && res.headers.location) {
         res.resume();
         url = new URL(res.headers.location, url);
+        // a registry may send a blob to its storage elsewhere, but only over http(s), and not from https down to http
+        if (!['http:', 'https:'].includes(url.protocol) || (url.protocol === 'http:' && origin.startsWith('https:'))) {
+          throw new MincError(`GET ${path}: the registry redirected to ${url.protocol}//${url.host}: refused`);
+        }
         continue;
       }
       if (status === 401 && !authed && url.origin === origin) {

@@ -18,7 +18,7 @@ import { randomId, withStaging } from '../txn.js';
 import { mapLimit } from '../util.js';
 import { ioError, MAX_JSON, saveBlob } from './http.js';
 import { rawGet } from './rawget.js';
-import { checkConfig, checkIndex, checkManifest, parseJson } from './shape.js';
+import { checkConfig, checkIndex, checkManifest, parseJson, printable } from './shape.js';
 import { RegistryClient } from './client.js';
 import { makeProgress, type Progress } from './progress.js';
 import { parseRef, refString } from './ref.js';
@@ -49,7 +49,7 @@ async function getManifest(client: RegistryClient, reference: string, from?: Des
   if (!mediaType || mediaType === 'application/json') {
     mediaType = typeof body === 'object' && body !== null && 'manifests' in body ? MT.ociIndex : MT.ociManifest;
   }
-  if (from && mediaType !== from.mediaType) throw new MincError(`${label}: the index says ${from.mediaType}, the registry sent ${mediaType}`);
+  if (from && mediaType !== from.mediaType) throw new MincError(`${label}: the index says ${printable(from.mediaType)}, the registry sent ${printable(mediaType)}`);
   if (INDEX_TYPES.includes(mediaType)) return { kind: 'index', index: checkIndex(body, `index ${reference}`), mediaType };
   if (MANIFEST_TYPES.includes(mediaType)) return { kind: 'manifest', manifest: checkManifest(body, label), mediaType };
   throw new MincError(`${label}: unsupported media type ${JSON.stringify(mediaType.slice(0, 200))} (expected an OCI or Docker schema 2 manifest or index)`);
@@ -68,15 +68,10 @@ async function getConfig(client: RegistryClient, d: Descriptor): Promise<{ confi
 
 /**
  * Download a layer's blob into staging, bounded by its descriptor's size, its sha256
- * computed on the way; renamed into blobs/ only when right.
+ * computed on the way; resolves to the verified file, which pull moves into blobs/ once
+ * every layer is there (a failed pull adds no blob).
  */
-async function fetchLayer(store: Store, client: RegistryClient, staging: string, layer: Descriptor, diffId: string,
-  progress: Progress): Promise<StagedLayer> {
-  const info = { diffId, digest: layer.digest, size: layer.size, mediaType: layer.mediaType };
-  if (store.hasBlob(layer.digest)) {
-    progress.done(layer.digest, 'blob already in the store');
-    return { packed: true, info };
-  }
+async function fetchBlob(client: RegistryClient, staging: string, layer: Descriptor, progress: Progress): Promise<string> {
   const what = `blob ${layer.digest}`;
   const tmp = join(staging, `blob-${digestHex(layer.digest)}`);
   try {
@@ -87,15 +82,24 @@ async function fetchLayer(store: Store, client: RegistryClient, staging: string,
     const raw = await rawGet({ ...client.plainGet(path), file: tmp, size: layer.size, what }, tick);
     const fetched = 'digest' in raw ? raw.digest : await saveBlob(await client.get(path, {}, what), what, layer.size, tmp, tick);
     if (fetched !== layer.digest) throw new MincError(`${what}: digest mismatch (got ${fetched})`);
-    try {
-      renameSync(tmp, store.blob(layer.digest));
-    } catch (err) {
-      throw ioError(`${what}: moving it into ${store.blob(layer.digest)}`, err);
-    }
     progress.done(layer.digest, 'done');
-    return { packed: true, info };
-  } finally {
+    return tmp;
+  } catch (err) {
     rmSync(tmp, { force: true });
+    // marten's own errors name the blob already
+    throw err instanceof MincError ? err : withContext(what, err);
+  }
+}
+
+/** Move the verified blobs from staging into blobs/. */
+function storeBlobs(store: Store, files: Map<string, Promise<string>>, done: Map<string, string>): void {
+  for (const digest of files.keys()) {
+    const file = done.get(digest)!;
+    try {
+      renameSync(file, store.blob(digest));
+    } catch (err) {
+      throw ioError(`blob ${digest}: moving it into ${store.blob(digest)}`, err);
+    }
   }
 }
 
@@ -109,10 +113,10 @@ export async function pull(store: Store, spec: string, opts: PullOptions = {}): 
     if (m.kind === 'index') {
       const d = pickPlatform(m.index.manifests, want);
       if (!d) {
-        const have = m.index.manifests.map((x) => (x.platform ? platformString(x.platform) : '?')).join(', ').slice(0, 500);
+        const have = printable(m.index.manifests.map((x) => (x.platform ? platformString(x.platform) : '?')).join(', '), 500);
         throw new MincError(`no image for ${platformString(want)} (it has ${have || 'none'}; choose with --platform)`);
       }
-      if (!MANIFEST_TYPES.includes(d.mediaType)) throw new MincError(`index: the entry for ${platformString(want)} is a ${d.mediaType.slice(0, 200)}, not an image manifest`);
+      if (!MANIFEST_TYPES.includes(d.mediaType)) throw new MincError(`index: the entry for ${platformString(want)} is a ${printable(d.mediaType)}, not an image manifest`);
       m = await getManifest(client, d.digest, d);
       if (m.kind !== 'manifest') throw new MincError(`manifest ${d.digest}: an index inside an index is not supported`);
     }
@@ -121,25 +125,35 @@ export async function pull(store: Store, spec: string, opts: PullOptions = {}): 
     const diffIds = config.rootfs!.diff_ids;
     if (diffIds.length !== manifest.layers.length) throw new MincError(`the config lists ${diffIds.length} layers, the manifest ${manifest.layers.length}`);
     if (opts.platform && (config.architecture !== want.architecture || (config.os ?? 'linux') !== want.os)) {
-      throw new MincError(`the image is for ${config.os}/${config.architecture}, not ${platformString(want)}`);
+      throw new MincError(`the image is for ${printable(`${config.os}/${config.architecture}`)}, not ${platformString(want)}`);
     }
     const ids = layerIds(diffIds);
     const name = opts.name ?? shortName(refString(ref));
     return await withStaging(store, async (staging) => {
       const progress = await makeProgress('pull');
       try {
+        // each blob once, however many times the manifest lists it
+        const fetching = new Map<string, Promise<string>>();
+        const fetched = new Map<string, string>();
         const staged = await mapLimit(manifest.layers, 4, async (layer, i): Promise<StagedLayer> => {
           if (store.hasImageDir(ids[i]!)) {
             progress.done(layer.digest, 'already in the store');
             return { info: { diffId: diffIds[i]!, digest: layer.digest } };
           }
-          try {
-            return await fetchLayer(store, client, staging, layer, diffIds[i]!, progress);
-          } catch (err) {
-            // marten's own errors name the blob already
-            throw err instanceof MincError ? err : withContext(`blob ${layer.digest}`, err);
+          const info = { diffId: diffIds[i]!, digest: layer.digest, size: layer.size, mediaType: layer.mediaType };
+          if (store.hasBlob(layer.digest)) {
+            progress.done(layer.digest, 'blob already in the store');
+            return { packed: true, info };
           }
+          let p = fetching.get(layer.digest);
+          if (!p) {
+            p = fetchBlob(client, staging, layer, progress).then((f) => (fetched.set(layer.digest, f), f));
+            fetching.set(layer.digest, p);
+          }
+          await p;
+          return { packed: true, info };
         });
+        storeBlobs(store, fetching, fetched);
         return await installImage(store, staging, staged, config, name, configText);
       } finally {
         progress.stop();

@@ -116,6 +116,9 @@ export function checkToken(v: unknown, what: string): string {
   return t as string;
 }
 
+/** A registry's string fit for an error line: control characters (newlines, escapes) as `?`, at most max long. */
+export const printable = (s: string, max = 200): string => s.slice(0, max).replace(/[\0-\x1f\x7f]/g, '?');
+
 /** Registry JSON from bytes: UTF-8 (no lossy decoding) and JSON, else one line (without the hostile bytes). */
 export function parseJson(bytes: Buffer, what: string): unknown {
   let text: string;
