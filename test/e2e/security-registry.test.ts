@@ -82,7 +82,7 @@ async function serveImage(big = 0, count = 1, dup = 0): Promise<Image> {
 
 /** Endless data, as fast as the client takes it, until it goes away. */
 const endless = (type: string, first: string | Buffer = ''): Handler => (_q, res) => {
-  res.writeHead(200, { 'content-type': type });
+  res.writeHead(res.statusCode === 200 ? 200 : res.statusCode, { 'content-type': type });
   const chunk = Buffer.alloc(64 << 10, 0x20);
   res.write(first);
   const more = (): void => {
@@ -203,6 +203,22 @@ describe('item 7: every read of registry data is bounded, in size and in time', 
     refused(await pull(img2, env), new RegExp(`blob ${img2.layerDigest}: .*no data for 0\\.7 s`));
     routes.set(`/v2/${img2.repo}/blobs/${img2.layerDigest}`, stall(img2.layer, 100, {}));
     refused(await pull(img2, env), new RegExp(`blob ${img2.layerDigest}: .*no data for 0\\.7 s`));
+  });
+});
+
+describe('item 7: push reads the registry with the same bounds', () => {
+  it('a registry that never answers, and an endless error reply', async () => {
+    const t0 = Date.now();
+    routes.set('/v2/evil/pushed/blobs/uploads/', () => undefined);
+    // HEAD of each blob: 404, then the upload's POST is never answered
+    const push = (): Promise<Run> => store.marten(['push', 'i1:t', `${host}/evil/pushed:t`], { env: { MARTEN_STALL_TIMEOUT_MS: '700' }, timeout: 30_000 });
+    refused(await push(), /POST http:\/\/127\.0\.0\.1:\d+\/v2\/evil\/pushed\/blobs\/uploads\/: no data for 0\.7 s/);
+    routes.set('/v2/evil/pushed/blobs/uploads/', (_q, res) => {
+      res.statusCode = 500;
+      endless('application/json', '{"errors":[{"code":"X","message":"')(_q, res);
+    });
+    refused(await push(), /POST .*: 500 Internal Server Error$/);
+    expect(Date.now() - t0).toBeLessThan(20_000);
   });
 });
 

@@ -26,14 +26,15 @@ export function dockerCredentials(registry: string, env: NodeJS.ProcessEnv = pro
   }
   const keys = registry === DOCKER_HUB ? ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io'] : [registry, `https://${registry}`, `http://${registry}`];
   for (const k of keys) {
-    const a = cfg.auths?.[k] ?? cfg.auths?.[`${k}/`];
-    if (!a) continue;
-    if (a.auth) {
+    const a = cfg?.auths?.[k] ?? cfg?.auths?.[`${k}/`];
+    // a hand-edited config.json may hold anything: only strings are used
+    if (!a || typeof a !== 'object') continue;
+    if (typeof a.auth === 'string' && a.auth) {
       const dec = Buffer.from(a.auth, 'base64').toString('utf8');
       const i = dec.indexOf(':');
       if (i > 0) return { username: dec.slice(0, i), password: dec.slice(i + 1) };
     }
-    if (a.username && a.password) return { username: a.username, password: a.password };
+    if (typeof a.username === 'string' && typeof a.password === 'string' && a.username && a.password) return { username: a.username, password: a.password };
   }
   return null;
 }

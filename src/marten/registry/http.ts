@@ -172,7 +172,8 @@ export async function saveBlob(res: IncomingMessage, what: string, size: number,
     await pipeline(res, sink, out);
   } catch (err) {
     if (err instanceof MincError && err.message.startsWith(what)) throw err;
-    if ((err as NodeJS.ErrnoException)?.code === 'ENOSPC' || (err as { syscall?: string })?.syscall === 'write') throw ioError(`${what}: writing ${file}`, err);
+    const syscall = (err as NodeJS.ErrnoException)?.syscall;
+    if ((err as NodeJS.ErrnoException)?.code === 'ENOSPC' || syscall === 'write' || syscall === 'open') throw ioError(`${what}: writing ${file}`, err);
     throw readError(what, err, sink.bytes, size);
   }
   if (sink.bytes < size) throw new MincError(`${what}: the reply ended after ${sink.bytes} of ${size} bytes`);
