@@ -241,6 +241,10 @@ describe('item 9: one line that says what was wrong with what', () => {
     const m = JSON.parse(img.manifest.toString()) as { layers: { digest?: string }[] };
     routes.set(`/v2/${img.repo}/manifests/t`, json(null));
     refused(await pull(img), /manifest t: expected an object/);
+    routes.set(`/v2/${img.repo}/manifests/t`, json({ schemaVersion: 1, name: 'x', fsLayers: [] }, 'application/vnd.docker.distribution.manifest.v1+prettyjws'));
+    refused(await pull(img), /manifest t: schema 1 manifests are not supported/);
+    routes.set(`/v2/${img.repo}/manifests/t`, json({ schemaVersion: 2, mediaType: 'text/x-evil\u001b[2J' }));
+    refused(await pull(img), /manifest t: unsupported media type "text\/x-evil\\u001b\[2J"/);
     routes.set(`/v2/${img.repo}/manifests/t`, json({ ...m, layers: [m.layers[0], { ...m.layers[0], digest: undefined }] }));
     refused(await pull(img), /manifest t: layers\[1\]\.digest: expected a sha256 digest/);
     routes.set(`/v2/${img.repo}/manifests/t`, json({ schemaVersion: 2, manifests: [{ mediaType: OCI_MANIFEST, size: 3, platform: { os: 'linux', architecture: ARCH[process.arch] } }] }, OCI_INDEX));

@@ -145,7 +145,7 @@ export class RegistryClient {
       if (!this.creds) throw new MincError(`${this.ref.registry}: 401 unauthorized and no credentials for it in ~/.docker/config.json`);
       this.auth = basicHeader(this.creds);
     } else {
-      throw new MincError(`${this.ref.registry}: 401 unauthorized with an unknown challenge '${header ?? ''}'`);
+      throw new MincError(`${this.ref.registry}: 401 unauthorized with an unknown challenge '${(header ?? '').slice(0, 200)}'`);
     }
   }
 }

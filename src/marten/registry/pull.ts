@@ -49,6 +49,7 @@ async function getManifest(client: RegistryClient, reference: string, from?: Des
   if (!mediaType || mediaType === 'application/json') {
     mediaType = typeof body === 'object' && body !== null && 'manifests' in body ? MT.ociIndex : MT.ociManifest;
   }
+  if ((body as { schemaVersion?: unknown } | null)?.schemaVersion === 1) throw new MincError(`${label}: schema 1 manifests are not supported (push the image again with a current client)`);
   if (from && mediaType !== from.mediaType) throw new MincError(`${label}: the index says ${printable(from.mediaType)}, the registry sent ${printable(mediaType)}`);
   if (INDEX_TYPES.includes(mediaType)) return { kind: 'index', index: checkIndex(body, `index ${reference}`), mediaType };
   if (MANIFEST_TYPES.includes(mediaType)) return { kind: 'manifest', manifest: checkManifest(body, label), mediaType };
@@ -92,9 +93,8 @@ async function fetchBlob(client: RegistryClient, staging: string, layer: Descrip
 }
 
 /** Move the verified blobs from staging into blobs/. */
-function storeBlobs(store: Store, files: Map<string, Promise<string>>, done: Map<string, string>): void {
-  for (const digest of files.keys()) {
-    const file = done.get(digest)!;
+function storeBlobs(store: Store, done: Map<string, string>): void {
+  for (const [digest, file] of done) {
     try {
       renameSync(file, store.blob(digest));
     } catch (err) {
@@ -153,7 +153,7 @@ export async function pull(store: Store, spec: string, opts: PullOptions = {}): 
           await p;
           return { packed: true, info };
         });
-        storeBlobs(store, fetching, fetched);
+        storeBlobs(store, fetched);
         return await installImage(store, staging, staged, config, name, configText);
       } finally {
         progress.stop();
