@@ -155,12 +155,20 @@ class UsageErr extends MincError {
 }
 
 const argv = process.argv.slice(2);
-main(argv).then(
-  () => undefined,
-  (err: unknown) => {
-    const e = err instanceof Error ? err : new Error(String(err));
-    process.stderr.write(`marten: ${e.message.split('\n')[0]}\n`);
-    if (argv.includes('--debug') && e.stack) process.stderr.write(`${e.stack}\n`);
-    process.exitCode = err instanceof MincError ? err.status : 1;
-  },
-);
+
+/**
+ * Every error ends here: one `marten: ` line (its first, control characters shown as `?`:
+ * a registry or an archive may have written them), the stack only with --debug.
+ */
+function report(err: unknown): void {
+  const e = err instanceof Error ? err : new Error(String(err));
+  process.stderr.write(`marten: ${(e.message.split('\n')[0] ?? '').replace(/[\0-\x1f\x7f]/g, '?')}\n`);
+  if (argv.includes('--debug') && e.stack) process.stderr.write(`${e.stack}\n`);
+  process.exitCode = err instanceof MincError ? err.status : 1;
+}
+// an error thrown outside main's promise (a stream's late 'error') gets the same one line, not node's trace
+process.on('uncaughtException', (err) => {
+  report(err);
+  process.exit();
+});
+main(argv).then(() => undefined, report);

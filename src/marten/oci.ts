@@ -1,4 +1,5 @@
 /** OCI / Docker image formats: media types, config, manifest and index shapes, digests. */
+import { UsageError } from '../errors.js';
 // node:crypto costs ~8 ms to load; minc's hot path reaches this module, so it loads on first use
 // (process.getBuiltinModule: no node:module and its ESM loader at start-up either)
 const createHash = (alg: string) => process.getBuiltinModule('node:crypto').createHash(alg);
@@ -82,7 +83,7 @@ export function hostPlatform(): Platform {
 /** "os/arch[/variant]" -> Platform */
 export function parsePlatform(spec: string): Platform {
   const [os, architecture, variant, extra] = spec.split('/');
-  if (!os || !architecture || extra !== undefined) throw new Error(`--platform '${spec}': expected OS/ARCH[/VARIANT]`);
+  if (!os || !architecture || variant === '' || extra !== undefined) throw new UsageError(`--platform '${spec}': expected OS/ARCH[/VARIANT]`);
   return variant ? { os, architecture, variant } : { os, architecture };
 }
 

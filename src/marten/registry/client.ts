@@ -5,6 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import { MincError } from '../../errors.js';
 import { basicHeader, dockerCredentials, fetchToken, parseChallenge, type Credentials } from './auth.js';
+import { errorBody, errorDetail, httpGet, MAX_JSON, readBounded, stallMs, stallText } from './http.js';
 import { isLoopback, type Ref } from './ref.js';
 
 export interface ClientOptions {
@@ -14,22 +15,7 @@ export interface ClientOptions {
 
 type Init = RequestInit & { duplex?: 'half' };
 
-// node:http(s) are loaded on first use: marten pull's GETs go through them (no undici to load, no web streams)
-
-/** One GET with node:http(s); resolves to the response (status and body unread). */
-function httpGet(url: URL, headers: Record<string, string>): Promise<IncomingMessage> {
-  const mod = (url.protocol === 'https:' ? process.getBuiltinModule('node:https') : process.getBuiltinModule('node:http')) as typeof import('node:http');
-  return new Promise((resolve, reject) => {
-    const req = mod.get(url, { headers }, resolve);
-    req.on('error', (err: NodeJS.ErrnoException) => reject(new MincError(`GET ${url.href}: ${[err.code, err.message].filter(Boolean).join(' ')}`)));
-  });
-}
-
-async function readAll(res: IncomingMessage): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of res) parts.push(c as Buffer);
-  return Buffer.concat(parts);
-}
+// node:http(s) are loaded on first use (http.ts): marten pull's GETs go through them (no undici to load, no web streams)
 
 const STATUS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable' };
 
@@ -48,20 +34,35 @@ export class RegistryClient {
     return `repository:${this.ref.repo}:${this.opts.push ? 'pull,push' : 'pull'}`;
   }
 
-  private async send(url: string, init: Init): Promise<Response> {
+  /**
+   * One fetch (push's requests), given up after stallMs() with nothing sent or received:
+   * the watchdog is fed by the upload's chunks (init.feed) and stopped once the headers are in.
+   */
+  private async send(url: string, init: Init & { feed?: (poke: () => void) => void }): Promise<Response> {
     const headers = new Headers(init.headers);
     if (this.auth) headers.set('authorization', this.auth);
+    const ms = stallMs();
+    const ctl = new AbortController();
+    let timer = setTimeout(() => ctl.abort(), ms);
+    init.feed?.(() => {
+      clearTimeout(timer);
+      timer = setTimeout(() => ctl.abort(), ms);
+    });
+    const { feed: _feed, ...rest } = init;
     try {
-      return await fetch(url, { ...init, headers, redirect: 'follow' });
+      return await fetch(url, { ...rest, headers, redirect: 'follow', signal: ctl.signal });
     } catch (err) {
+      if (ctl.signal.aborted) throw new MincError(`${init.method ?? 'GET'} ${url}: ${stallText(ms)} (the registry stalled; try again later)`);
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       const why = [cause?.code, cause?.message ?? (err as Error).message].filter(Boolean).join(' ');
       throw new MincError(`${init.method ?? 'GET'} ${url}: ${why}`);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
   /** A request; on 401 authenticate as the challenge says and try once more (bodies must be replayable then). */
-  async request(path: string, init: Init = {}, ok: readonly number[] = [200]): Promise<Response> {
+  async request(path: string, init: Init & { feed?: (poke: () => void) => void } = {}, ok: readonly number[] = [200]): Promise<Response> {
     const url = path.startsWith('http') ? path : `${this.base}${path}`;
     let res = await this.send(url, init);
     if (res.status === 401 && !init.body) {
@@ -69,13 +70,7 @@ export class RegistryClient {
       res = await this.send(url, init);
     }
     if (!ok.includes(res.status)) {
-      let detail = '';
-      try {
-        const body = (await res.json()) as { errors?: { code?: string; message?: string }[] };
-        detail = body.errors?.map((e) => [e.code, e.message].filter(Boolean).join(' ')).join('; ') ?? '';
-      } catch {
-        /* not JSON */
-      }
+      const detail = errorDetail(await fetchErrorBody(res));
       const what = res.status === 401 ? ' (unauthorized: check the credentials in ~/.docker/config.json)' : res.status === 404 ? ' (not found)' : '';
       throw new MincError(`${init.method ?? 'GET'} ${url}: ${res.status} ${res.statusText}${what}${detail ? `: ${detail}` : ''}`);
     }
@@ -87,18 +82,22 @@ export class RegistryClient {
    * redirects (the authorization only to the registry's own host), authenticates on the
    * first 401; resolves to a 200 response whose body is for the caller to read.
    */
-  async get(path: string, headers: Record<string, string> = {}): Promise<IncomingMessage> {
+  async get(path: string, headers: Record<string, string> = {}, label?: string): Promise<IncomingMessage> {
     let url = new URL(path.startsWith('http') ? path : `${this.base}${path}`);
     const origin = url.origin;
     let authed = false;
     for (let hops = 0; hops < 10; hops++) {
       const h = { ...headers, ...(this.auth && url.origin === origin ? { authorization: this.auth } : {}) };
-      const res = await httpGet(url, h);
+      const res = await httpGet(url, h, label);
       const status = res.statusCode ?? 0;
       if (status === 200) return res;
       if ([301, 302, 303, 307, 308].includes(status) && res.headers.location) {
         res.resume();
         url = new URL(res.headers.location, url);
+        // a registry may send a blob to its storage elsewhere, but only over http(s), and not from https down to http
+        if (!['http:', 'https:'].includes(url.protocol) || (url.protocol === 'http:' && origin.startsWith('https:'))) {
+          throw new MincError(`GET ${path}: the registry redirected to ${url.protocol}//${url.host}: refused`);
+        }
         continue;
       }
       if (status === 401 && !authed && url.origin === origin) {
@@ -107,13 +106,7 @@ export class RegistryClient {
         authed = true;
         continue;
       }
-      let detail = '';
-      try {
-        const body = JSON.parse((await readAll(res)).toString('utf8')) as { errors?: { code?: string; message?: string }[] };
-        detail = body.errors?.map((e) => [e.code, e.message].filter(Boolean).join(' ')).join('; ') ?? '';
-      } catch {
-        /* not JSON */
-      }
+      const detail = errorDetail(await errorBody(res));
       const what = status === 401 ? ' (unauthorized: check the credentials in ~/.docker/config.json)' : status === 404 ? ' (not found)' : '';
       throw new MincError(`GET ${url.href}: ${status} ${res.statusMessage || STATUS[status] || ''}${what}${detail ? `: ${detail}` : ''}`);
     }
@@ -125,10 +118,10 @@ export class RegistryClient {
     return { url: `${this.base}${path}`, headers: this.auth ? { authorization: this.auth } : {} };
   }
 
-  /** A GET's whole body (manifests, configs). */
-  async getText(path: string, headers: Record<string, string> = {}): Promise<{ text: string; contentType: string }> {
-    const res = await this.get(path, headers);
-    return { text: (await readAll(res)).toString('utf8'), contentType: String(res.headers['content-type'] ?? '') };
+  /** A GET's whole body, at most limit bytes (manifests, configs: 4 MiB); `what` names it in errors. */
+  async getBytes(path: string, what: string, headers: Record<string, string> = {}, limit = MAX_JSON): Promise<{ bytes: Buffer; contentType: string }> {
+    const res = await this.get(path, headers, what);
+    return { bytes: await readBounded(res, what, limit), contentType: String(res.headers['content-type'] ?? '') };
   }
 
   /** Authenticate ahead of a request with a body that cannot be sent twice (uploads). */
@@ -136,11 +129,11 @@ export class RegistryClient {
     if (this.auth) return;
     const res = await this.send(`${this.base.replace(/\/v2\/.*$/, '/v2/')}`, {});
     if (res.status === 401) await this.authenticate(res);
-    await res.body?.cancel();
+    await res.body?.cancel().catch(() => undefined);
   }
 
   private async authenticate(res: Response): Promise<void> {
-    await res.body?.cancel();
+    await res.body?.cancel().catch(() => undefined);
     await this.authenticateWith(res.headers.get('www-authenticate'));
   }
 
@@ -152,7 +145,29 @@ export class RegistryClient {
       if (!this.creds) throw new MincError(`${this.ref.registry}: 401 unauthorized and no credentials for it in ~/.docker/config.json`);
       this.auth = basicHeader(this.creds);
     } else {
-      throw new MincError(`${this.ref.registry}: 401 unauthorized with an unknown challenge '${header ?? ''}'`);
+      throw new MincError(`${this.ref.registry}: 401 unauthorized with an unknown challenge '${(header ?? '').slice(0, 200)}'`);
     }
   }
+}
+
+/** A fetch error reply's body, for its message only: at most 64 KiB, and nothing if it does not come in time. */
+async function fetchErrorBody(res: Response): Promise<Buffer> {
+  const reader = res.body?.getReader();
+  if (!reader) return Buffer.alloc(0);
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  const timer = setTimeout(() => void reader.cancel().catch(() => undefined), Math.min(stallMs(), 5000));
+  try {
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      parts.push(r.value);
+      n += r.value.length;
+      if (n > 64 << 10) break;
+    }
+  } catch {
+    /* cut short: the message is only a detail */
+  } finally {
+    clearTimeout(timer);
+    await reader.cancel().catch(() => undefined);
+  }
+  return Buffer.concat(parts);
 }

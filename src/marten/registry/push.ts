@@ -40,6 +40,8 @@ async function uploadBlob(client: RegistryClient, digest: string, size: number, 
     headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
     body: data,
     duplex: 'half',
+    // each chunk sent feeds the stall watchdog: a long upload is not a stall
+    feed: typeof b === 'string' ? undefined : (poke) => b.on('data', poke),
   }, [201]);
   progress.done(digest, 'pushed');
 }

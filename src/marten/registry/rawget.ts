@@ -7,14 +7,23 @@
  * redirect, a 404, chunked, https) resolves to { status } (-1: not plain)
  * before a byte is written, and the caller asks again the ordinary way
  * (client.ts), which authenticates, follows, or says what is wrong.
+ * Bounded like every registry read (http.ts): a Content-Length other than
+ * the descriptor's size is refused before the file is made, bytes past it
+ * are never read, and a socket silent for the stall timeout is given up.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { MincError } from '../../errors.js';
+import { checkBlobLength, ioError, stallMs, stallText } from './http.js';
 
 export interface BlobJob {
   url: string;
   headers: Record<string, string>;
-  /** the file to write (created or truncated) */
+  /** the file to write (created; it must not exist) */
   file: string;
+  /** the descriptor's size: the most that is read */
+  size: number;
+  /** what the errors name: `blob sha256:...` */
+  what: string;
 }
 
 export type BlobResult = { status: 200; digest: string; size: number } | { status: number };
@@ -26,6 +35,7 @@ export function rawGet(job: BlobJob, onBytes: (n: number) => void): Promise<Blob
   if (u.protocol !== 'http:') return Promise.resolve({ status: -1 });
   const net = process.getBuiltinModule('node:net');
   const { createHash } = process.getBuiltinModule('node:crypto');
+  const ms = stallMs();
   return new Promise((resolve, reject) => {
     const h = createHash('sha256');
     let head: Buffer | null = Buffer.alloc(0);
@@ -44,7 +54,11 @@ export function rawGet(job: BlobJob, onBytes: (n: number) => void): Promise<Blob
     const body = (chunk: Buffer): void => {
       const b = got + chunk.length > want ? chunk.subarray(0, want - got) : chunk;
       h.update(b);
-      for (let off = 0; off < b.length; ) off += writeSync(fd, b, off);
+      try {
+        for (let off = 0; off < b.length; ) off += writeSync(fd, b, off);
+      } catch (err) {
+        throw ioError(`${job.what}: writing ${job.file}`, err);
+      }
       got += b.length;
       onBytes(b.length);
       if (got === want) finish({ status: 200, digest: `sha256:${h.digest('hex')}`, size: got });
@@ -69,7 +83,8 @@ export function rawGet(job: BlobJob, onBytes: (n: number) => void): Promise<Blob
         if (status !== 200) return finish({ status });
         if (hdr['transfer-encoding'] || !/^\d+$/.test(hdr['content-length'] ?? '')) return finish({ status: -1 });
         want = Number(hdr['content-length']);
-        fd = openSync(job.file, 'w');
+        checkBlobLength(job.what, want, job.size);
+        fd = openSync(job.file, 'wx', 0o600);
         const rest = head.subarray(end + 4);
         head = null;
         if (want === 0) return finish({ status: 200, digest: `sha256:${h.digest('hex')}`, size: 0 });
@@ -83,11 +98,19 @@ export function rawGet(job: BlobJob, onBytes: (n: number) => void): Promise<Blob
       port: Number(u.port || 80),
       onread: { buffer: Buffer.allocUnsafe(1 << 20), callback: (n: number, buf: Uint8Array): boolean => (onread(n, buf as Buffer), true) },
     });
+    sock.setTimeout(ms, () => {
+      const where = head === null ? ` after ${got} of ${want} bytes` : ' before a reply';
+      finish(null, new MincError(`${job.what}: ${stallText(ms)}${where} (the registry stalled; try again later)`));
+    });
     sock.on('connect', () => {
       const extra = Object.entries(job.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
       sock.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUser-Agent: marten\r\nAccept: */*\r\nConnection: close\r\n${extra}\r\n`);
     });
-    sock.on('error', (e: NodeJS.ErrnoException) => finish(null, new Error(`GET ${job.url}: ${[e.code, e.message].filter(Boolean).join(' ')}`)));
-    sock.on('close', () => finish(null, new Error(`GET ${job.url}: the connection closed before the end of the blob`)));
+    sock.on('error', (e: NodeJS.ErrnoException) => finish(null, new MincError(head === null
+      ? `${job.what}: the connection closed early after ${got} of ${want} bytes (${e.code ?? e.message})`
+      : `GET ${job.url}: ${[e.code, e.message].filter(Boolean).join(' ')}`)));
+    sock.on('close', () => finish(null, new MincError(head === null
+      ? `${job.what}: the connection closed early after ${got} of ${want} bytes`
+      : `GET ${job.url}: the connection closed before a reply`)));
   });
 }

@@ -34,6 +34,20 @@ describe('parseRef', () => {
   });
 });
 
+describe('dockerCredentials on a config.json of odd shapes', () => {
+  it('finds nothing (and throws nothing) where the fields are not strings', () => {
+    const dir = mkdtempSync('/tmp/marten-dockercfg-');
+    try {
+      for (const cfg of ['null', '5', '{"auths":null}', '{"auths":{"r.example":5}}', '{"auths":{"r.example":{"auth":5}}}', '{"auths":{"r.example":{"username":1,"password":[]}}}']) {
+        writeFileSync(join(dir, 'config.json'), cfg);
+        expect(dockerCredentials('r.example', { DOCKER_CONFIG: dir }), cfg).toBeNull();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('auth', () => {
   it("parses Docker Hub's bearer challenge", () => {
     expect(parseChallenge('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull"')).toEqual({
