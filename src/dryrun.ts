@@ -15,10 +15,14 @@ export function dryRun(config: Config, facts: Facts): number {
     `:;: Make the temporary directory${config.tempdir ? ' (reused)' : ''} ;:\n+ mkdir -p ${shQuote(tempdir)}/root ${shQuote(tempdir)}/storage ${shQuote(tempdir)}/work`,
     `:;: Write resolv.conf, hosts, utsname and settings into it ;:`,
   ];
+  const plan = buildPlan({ config, facts, tempdir });
+  for (const [name, content] of Object.entries(plan.files ?? {})) {
+    out.push(`:;: Write ${name} into it ;:`, ...content.split('\n').filter(Boolean).map((l) => `# ${l}`));
+  }
   out.push(...describeHost(config, tempdir)); // network, cgroups, --cpu: before the namespaces
   const argv = dryLauncher(config, facts, tempdir, launcherArgv(facts, config.command));
   out.push(`:;: Enter new IPC, UTS, mount and PID namespaces and run the steps below there (libexec/minc-stage + the plan, in $MINC_STAGE) ;:\n+ ${argv.map(shQuote).join(' ')}`);
-  out.push(...describeSteps(buildPlan({ config, facts, tempdir }).steps));
+  out.push(...describeSteps(plan.steps));
   if (!config.keep) out.push(`:;: After the command: remove the temporary directory ;:\n+ rm -rf ${shQuote(tempdir)}`);
   writeFd(1, `${out.join('\n')}\n`);
   return 0;

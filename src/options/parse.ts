@@ -16,6 +16,7 @@ export interface MincArgs extends ExtraArgs {
   direct: boolean;
   rootdir?: string;
   bind: string[];
+  hide: string[];
   name?: string;
   user?: string;
   usedev: boolean;

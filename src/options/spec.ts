@@ -23,6 +23,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'direct', alias: 'D', describe: 'Bind the root directory directly instead of an overlay: writes reach it' },
   { name: 'rootdir', alias: 'r', value: 'DIR', describe: 'Use DIR as the original root directory instead of /' },
   { name: 'bind', alias: 'b', value: 'HOSTPATH[:PATH][:ro]', repeatable: true, describe: 'Bind HOSTPATH at PATH (absolute, default HOSTPATH) in the container; :ro makes it read-only' },
+  { name: 'hide', value: 'PATH', repeatable: true, describe: 'PATH (absolute, in the container) shows empty inside: for ~/.ssh, ~/.aws, tokens' },
   { name: 'name', value: 'NAME', describe: "Set NAME as the container's hostname" },
   { name: 'user', value: 'UID[:GID]', describe: 'Run the command as UID (a number or a user of the root directory) and GID' },
   { name: 'usedev', describe: "Mount the host's devtmpfs on /dev instead of a private /dev (for loop devices etc.)" },

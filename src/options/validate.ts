@@ -32,6 +32,8 @@ export interface Config extends ExtraConfig {
   readonly freshTempdir?: boolean;
   readonly name?: string;
   readonly binds: readonly Bind[];
+  /** paths (absolute, in the container) that show empty (--hide) */
+  readonly hide?: readonly string[];
   readonly user?: { readonly uid: number; readonly gid: number; readonly groups?: readonly number[] };
   readonly usedev: boolean;
   readonly nocaps?: readonly string[];
@@ -82,6 +84,15 @@ export function parseBind(spec: string): Bind {
     throw new UsageError(`--bind '${spec}': bind target '${target ?? source}' cannot be / or contain '..'`);
   }
   return { source, target: clean, readonly: ro };
+}
+
+/** --hide PATH: absolute, no '..', no newline; / cannot be hidden. */
+export function parseHide(spec: string): string {
+  const clean = spec.replace(/\/+/g, '/').replace(/(.)\/$/, '$1');
+  if (!clean.startsWith('/') || clean === '/' || clean.split('/').includes('..') || /\n/.test(clean)) {
+    throw new UsageError(`--hide '${spec}': expected an absolute path other than /, without '..' or a newline`);
+  }
+  return clean;
 }
 
 /**
@@ -185,6 +196,7 @@ export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env): 
     freshTempdir,
     name: args.name ?? image?.name ?? saved?.name,
     binds: [...x11Binds(args, env), ...args.bind.map(parseBind)], // -X's binds first (src/options/extra.ts)
+    hide: (args.hide ?? []).map(parseHide),
     user: (args.user ?? image?.user) !== undefined ? parseUser((args.user ?? image?.user)!, roots) : undefined,
     usedev: args.usedev,
     nocaps: args.nocaps !== undefined ? parseCaps(args.nocaps) : undefined,

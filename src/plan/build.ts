@@ -9,6 +9,7 @@ import type { Facts } from '../run/facts.js';
 import { DEVICES, DEV_LINKS, MASKED, PROC_READONLY, PUT_OLD, type Tool } from './paths.js';
 import type { Arg, Plan, Step } from './types.js';
 import { extraNsSteps } from './extra.js';
+import { hideSteps, hostViewFiles, runSteps, submountSteps } from './hostview.js';
 
 export interface PlanInput {
   readonly config: Config;
@@ -221,6 +222,7 @@ export function buildPlan(input: PlanInput): Plan {
     MINC_LDSO: facts.ldso,
     MINC_LIBPATH: hostLibpath(facts),
     MINC_TEMPDIR: tempdir,
+    MINC_ROOT: rootOf(tempdir),
     MINC_DIRECT: config.direct ? '1' : '0',
     MINC_TTYMODE: facts.ttyMode ? '1' : '0',
     MINC_PRESERVE_FDS: String(config.preserveFds),
@@ -229,15 +231,16 @@ export function buildPlan(input: PlanInput): Plan {
   for (const name of ['mount', 'umount', 'mkdir', 'rm', 'ln', 'readlink', 'pivot_root'] as const) vars[`MINC_${name.toUpperCase()}`] = tool(facts, name);
   return {
     vars,
+    files: hostViewFiles(input),
     steps: [
-      ...rootSteps(input),
+      ...rootSteps(input), ...submountSteps(input),
       // /dev, /etc and /proc + /sys (with the masks) are set up side by side
       ...devSteps(input).map((st) => ({ ...st, lane: 'dev' })),
-      ...[...hostSteps(input), ...etcSteps(input)].map((st) => ({ ...st, lane: 'etc' })),
+      ...[...hostSteps(input), ...etcSteps(input), ...runSteps(input)].map((st) => ({ ...st, lane: 'etc' })),
       ...procSysSteps(input), ...maskSteps(input),
       s('Wait for the set-up of /dev', 'join_lane', 'dev'),
       s('Wait for the set-up of /etc and /tmp', 'join_lane', 'etc'),
-      ...extraNsSteps(input), ...bindSteps(input),
+      ...extraNsSteps(input), ...hideSteps(input), ...bindSteps(input),
       ...pivotSteps(input), ...launchSteps(input),
     ],
   };

@@ -67,8 +67,16 @@ export const LANES = ['dev', 'etc'] as const;
 /** The temp dir's file where the steps of a lane (or the main ones) leave their stderr. */
 export const stepErrFile = (lane?: string): string => (lane ? `step-${lane}.err` : 'step.err');
 
-/** Files of a run in the temp dir that a kept one does not keep: the start fifos and the steps' stderr. */
-export const RUN_FILES: readonly string[] = ['ready', 'go', stepErrFile(), ...LANES.map(stepErrFile)];
+
+
+/** The temp dir's fstab(5) of the overlays of the host's other mounts (plan/hostview.ts). */
+export const MOUNTS_FSTAB = 'mounts.fstab';
+
+/** The empty file --hide binds over a hidden file. */
+export const HIDDEN_FILE = 'hidden';
+
+/** Files of a run in the temp dir that a kept one does not keep: the start fifos, the steps' stderr, the plan's files. */
+export const RUN_FILES: readonly string[] = ['ready', 'go', stepErrFile(), ...LANES.map(stepErrFile), MOUNTS_FSTAB, HIDDEN_FILE];
 
 /** Prefix of temp dir names: minc<pid>-XXXXXX. */
 export const TEMP_PREFIX = 'minc';

@@ -23,7 +23,7 @@ export interface Step {
 
 /** The functions of libexec/minc-stage a step may call. */
 export const STAGE_FUNCTIONS = [
-  'host_pid', 'plain_dir', 'hostrun', 'etc_bind', 'mtab_link', 'bind', 'pivot', 'join_lane', 'launch', 'launch_direct',
+  'host_pid', 'plain_dir', 'hostrun', 'etc_bind', 'mtab_link', 'bind', 'pivot', 'host_mounts', 'hide', 'join_lane', 'launch', 'launch_direct',
 ] as const;
 
 /** Values the stage reads as shell variables. */
@@ -32,4 +32,6 @@ export type StageVars = Readonly<Record<string, string>>;
 export interface Plan {
   readonly vars: StageVars;
   readonly steps: readonly Step[];
+  /** files (name in the temp dir -> content) the runner writes before the stage starts */
+  readonly files?: Readonly<Record<string, string>>;
 }

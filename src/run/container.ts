@@ -7,6 +7,8 @@
  * namespace with it; `minc --gc` reclaims the temp dir.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeNoFollow } from '../fs/nofollow.js';
 import { constants } from 'node:os';
 import { MincError, withContext } from '../errors.js';
 import type { Config } from '../options/validate.js';
@@ -56,8 +58,10 @@ export function launcherArgv(facts: Facts, command: readonly string[]): string[]
     ...(tty ? [need('env'), '--default-signal=INT,QUIT'] : []), need('sh'), '-c', STAGE_BOOT, 'minc-init', ...command];
 }
 
+/** The stage's script for this run; the plan's files are written into the temp dir (without following links). */
 export function renderFor(config: Config, facts: Facts, tempdir: string, colour?: { on: string; off: string }): string {
   const plan = buildPlan({ config, facts, tempdir, colour });
+  for (const [name, content] of Object.entries(plan.files ?? {})) writeNoFollow(join(tempdir, name), content, 0o600);
   return renderScript(readFileSync(STAGE_PATH, 'utf8'), plan);
 }
 

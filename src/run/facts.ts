@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import { DEVICES, MASKED, PROC_READONLY, TOOLS, type Tool } from '../plan/paths.js';
 import { findTool } from '../host/tools.js';
 import { isTerminal } from './tty.js';
+import { submounts, type HostMount } from './mountinfo.js';
 
 export interface Facts {
   /** host paths of the tools the plan runs (symlinks resolved: they are used under the put_old prefix) */
@@ -27,6 +28,8 @@ export interface Facts {
   /** which of the fixed /proc and /sys paths exist on this kernel, and their kind */
   readonly existing: ReadonlyMap<string, 'dir' | 'file'>;
   readonly hostname: string;
+  /** the host's other mounts below / that a sandbox of the live host overlays (run/mountinfo.ts) */
+  readonly mounts?: readonly HostMount[];
 }
 
 /** The host path of a system tool (src/host/tools.ts), symlinks resolved: it is used under the put_old prefix. */
@@ -118,5 +121,11 @@ export function gatherFacts(): Facts {
       /* not for us to see */
     }
   }
-  return { tools, ...loaderFacts(), ...ttyFacts(), existing, hostname: hostname(), hostDevNodes: hostDevNodes() };
+  let mounts: HostMount[] = [];
+  try {
+    mounts = submounts(readFileSync('/proc/self/mountinfo', 'utf8'), [process.env.XDG_RUNTIME_DIR || '/run']);
+  } catch {
+    /* no /proc: the root alone */
+  }
+  return { tools, ...loaderFacts(), ...ttyFacts(), existing, hostname: hostname(), hostDevNodes: hostDevNodes(), mounts };
 }

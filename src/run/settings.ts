@@ -11,6 +11,10 @@ export interface Settings {
   /** pid and start time (clock ticks since boot) of the minc that owns the dir */
   mincPid: number;
   mincStart: number;
+  /** ms since the epoch when the sandbox was first made (kept across -t reuse): a host path changed later conflicts with an apply */
+  started?: number;
+  /** paths made absent with --hide: never user changes */
+  hide?: string[];
 }
 
 /**
@@ -39,7 +43,9 @@ export function checkedSettings(dir: string): Settings | null {
   const o = s as Record<string, unknown>;
   const ok = typeof s === 'object' && s !== null && typeof o.rootdir === 'string' && o.rootdir.startsWith('/') && typeof o.direct === 'boolean'
     && typeof o.keep === 'boolean' && (o.name === undefined || typeof o.name === 'string')
-    && Number.isInteger(o.mincPid) && Number.isInteger(o.mincStart);
+    && Number.isInteger(o.mincPid) && Number.isInteger(o.mincStart)
+    && (o.started === undefined || typeof o.started === 'number')
+    && (o.hide === undefined || (Array.isArray(o.hide) && o.hide.every((h) => typeof h === 'string')));
   return ok ? (s as Settings) : null;
 }
 

@@ -3,7 +3,7 @@
  * (else /run), holding root/ (mount point), storage/ (overlay upper), work/,
  * resolv.conf, hosts, utsname, pid and settings.
  */
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statfsSync } from 'node:fs';
 import { writeNoFollow } from '../fs/nofollow.js';
 import { basename, join } from 'node:path';
 import { forkContainer } from '../marten/minc.js';
@@ -14,10 +14,29 @@ import type { CleanupStack } from './cleanup.js';
 import type { Facts } from './facts.js';
 import { debug, info } from './log.js';
 import { removeTree } from './rmtree.js';
-import { processStart, writeSettings } from './settings.js';
+import { processStart, readSettings, writeSettings } from './settings.js';
+import { shownMounts } from '../plan/hostview.js';
 
-export function tempBase(env: NodeJS.ProcessEnv = process.env): string {
-  return env.XDG_RUNTIME_DIR || '/run';
+/** statfs(2) f_type of overlayfs, and of tmpfs. */
+const OVERLAYFS_MAGIC = 0x794c7630;
+const TMPFS_MAGIC = 0x01021994;
+
+/**
+ * Where temp dirs go: $XDG_RUNTIME_DIR, else /run; but overlayfs cannot take
+ * an upper dir on overlayfs, so where that is on one (the host's own / is an
+ * overlay, as in a docker or podman container) /dev/shm, a tmpfs, instead.
+ */
+export function tempBase(env: NodeJS.ProcessEnv = process.env, fsType: (p: string) => number | null = statfsType): string {
+  const base = env.XDG_RUNTIME_DIR || '/run';
+  return fsType(base) === OVERLAYFS_MAGIC && fsType('/dev/shm') === TMPFS_MAGIC ? '/dev/shm' : base;
+}
+
+function statfsType(path: string): number | null {
+  try {
+    return statfsSync(path).type;
+  } catch {
+    return null;
+  }
 }
 
 /** Mount points at or below dir in this mount namespace (there should be none on the host side). */
@@ -83,10 +102,15 @@ export function prepareTempdir(config: Config, facts: Facts, cleanup: CleanupSta
     }
   }
   if (config.keep) {
+    // (the line ends with the directory: MINCS's keep test reads it so)
     const cmd = config.image ? ['minc', '-t', basename(dir).slice(0, 12)] : ['minc', ...(config.rootdir !== '/' ? ['-r', config.rootdir] : []), '-t', dir];
-    cleanup.push('Say how to reuse the kept directory', () => info(`to reuse this, run: ${cmd.join(' ')} ...`));
+    cleanup.push('Say how to reuse the kept directory', () => info(`to reuse this, run: ${cmd.join(' ')}`));
   }
   for (const d of ['root', 'storage', 'work']) mkdirSync(join(dir, d), { recursive: true });
+  // an upper and a work dir for each host mount shown overlaid (plan/hostview.ts)
+  for (const m of shownMounts({ config, facts, tempdir: dir })) {
+    if (m.how === 'overlay' && !config.direct) for (const d of ['upper', 'work']) mkdirSync(join(dir, 'mounts', m.name, d), { recursive: true });
+  }
   // the start fifos and step output of an earlier run of a reused dir (made again by the stage), and gone when a kept dir is left
   const runFiles = (): void => RUN_FILES.forEach((f) => rmSync(join(dir, f), { force: true }));
   if (config.tempdir) runFiles();
@@ -96,7 +120,10 @@ export function prepareTempdir(config: Config, facts: Facts, cleanup: CleanupSta
   writeNoFollow(join(dir, 'resolv.conf'), resolvConf());
   writeNoFollow(join(dir, 'hosts'), hostsFile(name));
   if (config.name) writeNoFollow(join(dir, 'utsname'), `${config.name}\n`);
+  const started = (config.tempdir && !config.freshTempdir ? readSettings(dir)?.started : undefined) ?? Date.now();
   writeSettings(dir, {
+    started,
+    ...(config.hide?.length ? { hide: [...config.hide] } : {}),
     rootdir: config.rootdir,
     direct: config.direct,
     name: config.name,

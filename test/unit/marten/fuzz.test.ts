@@ -184,6 +184,7 @@ describe(`fuzz (seed ${SEED}, ${MS} ms each)`, () => {
         slowest = Math.max(slowest, performance.now() - t0);
       }
     });
-    expect(slowest).toBeLessThan(100);
+    // a guard against catastrophic backtracking (a regex gone exponential takes seconds), not a speed goal: loose enough for a loaded machine
+    expect(slowest).toBeLessThan(1000);
   }, MS + 20_000);
 });

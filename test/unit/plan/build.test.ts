@@ -6,6 +6,7 @@ import {
   hostSteps, buildPlan, commandChain, devSteps, etcSteps, launchSteps, maskSteps, pivotSteps, procSysSteps, rootSteps,
   type PlanInput,
 } from '../../../src/plan/build.js';
+import { hideSteps, runSteps, submountSteps } from '../../../src/plan/hostview.js';
 import { extraNsSteps } from '../../../src/plan/extra.js';
 import { DEVICES, DEV_LINKS, MASKED, PROC_READONLY, PUT_OLD, TOOLS, type Tool } from '../../../src/plan/paths.js';
 import { STAGE_FUNCTIONS, type Arg, type Step } from '../../../src/plan/types.js';
@@ -193,11 +194,11 @@ describe('buildPlan: order', () => {
     expect(extraNsSteps(i).length).toBeGreaterThan(0);
     const join = (lane: string) => expect.objectContaining({ argv: ['join_lane', lane] });
     expect(buildPlan(i).steps).toEqual([
-      ...rootSteps(i),
+      ...rootSteps(i), ...submountSteps(i),
       ...devSteps(i).map((st) => ({ ...st, lane: 'dev' })),
-      ...[...hostSteps(i), ...etcSteps(i)].map((st) => ({ ...st, lane: 'etc' })),
+      ...[...hostSteps(i), ...etcSteps(i), ...runSteps(i)].map((st) => ({ ...st, lane: 'etc' })),
       ...procSysSteps(i), ...maskSteps(i), join('dev'), join('etc'),
-      ...extraNsSteps(i), ...bindSteps(i),
+      ...extraNsSteps(i), ...hideSteps(i), ...bindSteps(i),
       ...pivotSteps(i), ...launchSteps(i),
     ]);
     expect(pivotSteps(i).map((st) => st.argv)).toEqual([['pivot', R, PUT_OLD]]);

@@ -12,7 +12,7 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** sh: the stage's functions, then script (steps leave their stderr in a file of scratch) */
 const sh = (script: string, cwd = scratch) => spawnSync('/bin/sh', ['-c',
-  `${STAGE}\nMINC_DEBUG=0 MINC_MKDIR=/bin/mkdir MINC_READLINK=/bin/readlink MINC_RM=/bin/rm MINC_LN=/bin/ln minc_errf=${scratch}/step.err\n${script}`], { encoding: 'utf8', cwd });
+  `${STAGE}\nMINC_DEBUG=0 MINC_TEMPDIR=${scratch} MINC_MKDIR=/bin/mkdir MINC_READLINK=/bin/readlink MINC_RM=/bin/rm MINC_LN=/bin/ln minc_errf=${scratch}/step.err\n${script}`], { encoding: 'utf8', cwd });
 
 describe('step', () => {
   it('runs the step and goes on when it succeeds', () => {
@@ -118,7 +118,7 @@ describe('in_root: a path resolved inside a root as the container sees it', () =
     const name = Buffer.from('sp ace\nnl\xff', 'latin1');
     const r = root();
     symlinkSync(Buffer.concat([Buffer.from('/'), name]), join(r, 'l'));
-    const out = spawnSync('/bin/sh', ['-c', `${STAGE}\nMINC_MKDIR=/bin/mkdir MINC_READLINK=/bin/readlink\nin_root "$1" /l/x dir && printf '%s' "$minc_at"`, 'sh', r], { cwd: scratch });
+    const out = spawnSync('/bin/sh', ['-c', `${STAGE}\nMINC_TEMPDIR=${scratch} MINC_MKDIR=/bin/mkdir MINC_READLINK=/bin/readlink\nin_root "$1" /l/x dir && printf '%s' "$minc_at"`, 'sh', r], { cwd: scratch });
     expect(out.stderr.toString()).toBe('');
     expect(out.stdout).toEqual(Buffer.concat([Buffer.from(`${r}/`), name, Buffer.from('/x')]));
   });
