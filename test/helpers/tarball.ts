@@ -18,7 +18,7 @@ export async function tarBuffer(entries: readonly TarEntry[]): Promise<Buffer> {
   const pack = tarStream.pack();
   const chunks: Buffer[] = [];
   const done = new Promise<void>((resolve, reject) => {
-    pack.on('data', (c: Buffer) => chunks.push(c));
+    pack.on('data', (c) => void chunks.push(c as Buffer));
     pack.on('end', () => resolve());
     pack.on('error', reject);
   });
@@ -27,7 +27,7 @@ export async function tarBuffer(entries: readonly TarEntry[]): Promise<Buffer> {
     const body = e.body === undefined ? undefined : Buffer.from(e.body);
     pack.entry({ name: e.name, type, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), uid: e.uid ?? 0, gid: e.gid ?? 0, mtime: new Date(0),
       ...(e.linkname ? { linkname: e.linkname } : {}), ...(e.devmajor !== undefined ? { devmajor: e.devmajor, devminor: e.devminor ?? 0 } : {}),
-      size: body?.length ?? 0 }, body);
+      size: body?.length ?? 0 }, body ?? '');
   }
   pack.finalize();
   await done;
