@@ -3,7 +3,7 @@
  * `docker save` tarball (manifest.json form, or the legacy repositories +
  * <id>/layer.tar form) or an OCI image-layout tarball.
  */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { run } from './proc.js';
 import { MincError, withContext } from '../errors.js';
@@ -12,6 +12,7 @@ import { untarLayerFile } from './layers/extract.js';
 import { defaultConfig, type ImageConfig } from './oci.js';
 import { readOciLayout } from './formats/ocilayout.js';
 import { readDockerArchive } from './formats/dockerarchive.js';
+import { openRegular, unpackOuter } from './formats/outer.js';
 import type { Store } from './store.js';
 import { moveIntoPlace, randomId, withLock, withStaging } from './txn.js';
 import { mapLimit } from './util.js';
@@ -43,7 +44,17 @@ export async function importPath(store: Store, path: string, opts: { name?: stri
   }
   if (st.isDirectory()) return importDir(store, resolve(path), opts.name);
   try {
-    return await importTarball(store, resolve(path), opts.name);
+    // a fifo or a device would be read forever (or hang): a regular file only, read through this fd
+    const fd = openRegular(path);
+    try {
+      return await importTarball(store, fd, opts.name);
+    } finally {
+      try {
+        closeSync(fd);
+      } catch {
+        /* closed by its stream */
+      }
+    }
   } catch (err) {
     throw withContext(`importing ${path}`, err);
   }
@@ -70,20 +81,21 @@ async function importDir(store: Store, dir: string, name?: string): Promise<stri
   });
 }
 
-async function importTarball(store: Store, file: string, name?: string): Promise<string> {
+async function importTarball(store: Store, fd: number, name?: string): Promise<string> {
   return withStaging(store, async (staging) => {
     const outer = join(staging, 'archive');
     mkdirSync(outer);
-    try {
-      await run('tar', ['-x', '-f', file, '-C', outer, '--no-same-owner', '--no-same-permissions']);
-    } catch (err) {
-      throw withContext('not a tar archive', err);
-    }
+    await unpackOuter(fd, outer);
     let image: ArchiveImage;
     if (existsSync(join(outer, 'oci-layout'))) image = readOciLayout(outer);
     else if (existsSync(join(outer, 'manifest.json')) || existsSync(join(outer, 'repositories'))) image = readDockerArchive(outer);
     else throw new MincError('neither a docker save tarball (manifest.json, repositories) nor an OCI image layout (oci-layout)');
+    // every layer is checked against the config's DiffIDs: an archive without them cannot be trusted
     const expected = image.config.rootfs?.diff_ids;
+    if (!expected || expected.length === 0) throw new MincError("the image config lists no DiffIDs (rootfs.diff_ids): its layers cannot be checked");
+    if (expected.length !== image.layers.length) {
+      throw new MincError(`the config lists ${expected.length} layers (rootfs.diff_ids), the archive has ${image.layers.length}`);
+    }
     const layers = await mapLimit(image.layers, 2, async (l, i): Promise<StagedLayer> => {
       const root = join(staging, `layer${i}`);
       let diffId: string;
@@ -92,21 +104,10 @@ async function importTarball(store: Store, file: string, name?: string): Promise
       } catch (err) {
         throw withContext(`layer ${i + 1} (${l.file.slice(outer.length + 1)})`, err);
       }
-      const want = expected?.[i];
-      if (want && want !== diffId) throw new MincError(`layer ${i + 1}: its DiffID is ${diffId}, the config says ${want}`);
+      const want = expected[i];
+      if (want !== diffId) throw new MincError(`layer ${i + 1}: its DiffID is ${diffId}, the config says ${want}`);
       return { root, info: { diffId, ...(l.mediaType ? { mediaType: l.mediaType } : {}) } };
     });
-    if (expected && expected.length !== layers.length) {
-      throw new MincError(`the config lists ${expected.length} layers, the archive has ${layers.length}`);
-    }
     return installImage(store, staging, layers, image.config, name ?? (image.name ? shortName(image.name) : undefined));
   });
 }
-
-export const readJsonFile = <T>(path: string, what: string): T => {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as T;
-  } catch (err) {
-    throw withContext(`reading ${what}`, err);
-  }
-};

@@ -13,6 +13,7 @@
  */
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { MincError } from '../errors.js';
 
 export const CONF_FILE = '/etc/mincs.conf';
 export const DEFAULT_DIR = '/var/lib/mincs';
@@ -100,7 +101,7 @@ export class Store {
 
 export function digestHex(digest: string): string {
   const m = /^sha256:([0-9a-f]{64})$/.exec(digest);
-  if (!m) throw new Error(`unsupported digest '${digest}' (sha256 only)`);
+  if (!m) throw new MincError(`unsupported digest '${String(digest).slice(0, 80)}' (sha256:<64 hex> only)`);
   return m[1]!;
 }
 

@@ -84,3 +84,85 @@ describe('the store is 0700 (issue 8 item 2)', () => {
     for (const d of ['', 'images', 'containers', 'blobs', 'tmp']) expect((statSync(join(store, d)).mode & 0o777).toString(8), d).toBe('700');
   });
 });
+
+describe('docker save / OCI layout import trusts nothing in the outer archive (issue 8 items 4, 7, 9)', () => {
+  const store = (): string => join(work, 'store-import');
+  let layer: Buffer;
+  let secretTar: string;
+  let creds: string;
+  beforeAll(async () => {
+    layer = await tarBuffer([{ name: 'hello', body: 'hi\n' }]);
+    // host files an archive must never reach: a valid layer tar and a JSON config
+    secretTar = join(work, 'host-secret.tar');
+    writeFileSync(secretTar, await tarBuffer([{ name: 'HOST-SECRET', body: 'secret\n' }]));
+    creds = join(work, 'creds.json');
+    writeFileSync(creds, JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Env: ['TOKEN=HOSTCREDS'] }, rootfs: { type: 'layers', diff_ids: [sha(readFileSync(secretTar))] } }));
+  });
+  const importing = async (name: string, bytes: Buffer | Promise<Buffer>, re: RegExp): Promise<string> => {
+    const tar = join(work, `${name}.tar`);
+    writeFileSync(tar, await bytes);
+    const r = marten(store(), ['import', tar]);
+    oneLineError(r, re);
+    expect(r.stderr).not.toMatch(/HOST|secret|TOKEN/);
+    expect(marten(store(), ['li']).stdout.trim().split('\n')).toHaveLength(1);
+    expect(statSync(join(store(), 'tmp')).isDirectory() ? readdirNames(join(store(), 'tmp')) : []).toEqual([]);
+    return r.stderr;
+  };
+  it('refuses a layer.tar that is a symlink to a host file', async () => {
+    await importing('sym-layer', saveTar([layer], [{ name: 'l0/layer.tar', type: 'symlink', linkname: secretTar }]), /l0\/layer\.tar.* symlink/);
+  });
+  it('refuses a config.json that is a symlink (or a hard link) to a host file', async () => {
+    await importing('sym-config', saveTar([layer], [{ name: 'config.json', type: 'symlink', linkname: creds }]), /config\.json.* symlink/);
+    await importing('hard-config', saveTar([layer], [{ name: 'config.json', type: 'link', linkname: creds }]), /config\.json.* hard link/);
+  });
+  it('refuses a member that is a device or a fifo (no endless read, no hang)', async () => {
+    await importing('zero', saveTar([layer], [{ name: 'l0/layer.tar', type: 'character-device', devmajor: 1, devminor: 5 }]), /l0\/layer\.tar.* device/);
+    await importing('fifo', saveTar([layer], [{ name: 'l0/layer.tar', type: 'fifo' }]), /l0\/layer\.tar.* fifo/);
+  });
+  it('refuses a non-JSON member without echoing it', async () => {
+    const text = 'HOST secret line: not json at all';
+    await importing('notjson', saveTar([layer], [{ name: 'config.json', body: text }]), /config\.json.* not (valid )?JSON/);
+  });
+  it('refuses JSON members over 4 MiB', async () => {
+    const big = JSON.stringify({ architecture: 'amd64', os: 'linux', pad: 'x'.repeat(5 << 20), rootfs: { type: 'layers', diff_ids: [sha(layer)] } });
+    await importing('bigjson', saveTar([layer], [{ name: 'config.json', body: big }]), /config\.json.*maximum allowed size \(4 MiB\)/);
+  });
+  it('refuses an archive whose config has no DiffIDs, or other ones, in every form', async () => {
+    await importing('nodiff', saveTar([layer], [], { architecture: 'amd64', os: 'linux', config: {} }), /DiffID|diff_ids/);
+    await importing('otherdiff', saveTar([layer], [], { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha('x')] } }), /DiffID/);
+    // the legacy form (repositories + <id>/json): no diff_ids at all
+    const id = 'a'.repeat(64);
+    await importing('legacy-nodiff', tarBuffer([
+      { name: 'repositories', body: JSON.stringify({ old: { latest: id } }) },
+      { name: `${id}/json`, body: JSON.stringify({ id, config: {} }) },
+      { name: `${id}/layer.tar`, body: layer },
+    ]), /DiffID|diff_ids/);
+    // an OCI layout whose config lists none
+    const cfg = JSON.stringify({ architecture: 'amd64', os: 'linux' });
+    const blob = (b: string | Buffer): TarEntry => ({ name: `blobs/sha256/${sha(b).slice(7)}`, body: b });
+    const manifest = JSON.stringify({ schemaVersion: 2, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(cfg), size: cfg.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(layer), size: layer.length }] });
+    await importing('oci-nodiff', tarBuffer([
+      { name: 'oci-layout', body: '{"imageLayoutVersion":"1.0.0"}' },
+      { name: 'index.json', body: JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: manifest.length }] }) },
+      blob(cfg), blob(manifest), blob(layer),
+    ]), /DiffID|diff_ids/);
+  });
+  it('says which field of a wrongly shaped manifest.json is wrong, with no JavaScript internals', async () => {
+    const e = await importing('shape', saveTar([layer], [{ name: 'manifest.json', body: JSON.stringify([{ Config: 7, Layers: [null] }]) }]), /manifest\.json.*Config/);
+    expect(e).not.toMatch(/argument|undefined|null|Cannot read/);
+    await importing('shape2', saveTar([layer], [{ name: 'manifest.json', body: '{"a":1}' }]), /manifest\.json.* (an array|must be)/);
+  });
+  it('refuses to import a fifo or a device named on the command line', () => {
+    const fifo = join(work, 'a-fifo');
+    execFileSync('mkfifo', [fifo]);
+    const r = marten(store(), ['import', fifo], 15_000);
+    expect(r.signal).toBeNull(); // not hung
+    oneLineError(r, /not a regular file/);
+    oneLineError(marten(store(), ['import', '/dev/zero'], 15_000), /not a regular file/);
+  });
+});
+
+function readdirNames(d: string): string[] {
+  return execFileSync('ls', ['-A', d]).toString().split('\n').filter(Boolean);
+}

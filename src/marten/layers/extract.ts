@@ -4,14 +4,18 @@
  *   .wh.NAME      -> NAME as a character device 0/0
  *   .wh..wh..opq  -> the directory gets trusted.overlay.opaque=y
  */
-import { createReadStream } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import { withContext } from '../../errors.js';
 import { shQuote } from '../../plan/render.js';
 import { run } from '../proc.js';
+import { openRegular } from '../formats/outer.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 
 export function compressionOf(mediaType: string | undefined, head?: Buffer): Compression {
+  if (head && head.length >= 2) {
+    if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  }
   if (head && head.length >= 4) {
     if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
     if (head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
@@ -23,13 +27,25 @@ export function compressionOf(mediaType: string | undefined, head?: Buffer): Com
 }
 
 /** Unpack a layer file (its compression told by its first bytes); resolves to its DiffID. */
-export async function untarLayerFile(file: string, dest: string, mediaType?: string, expectDigest?: string): Promise<string> {
-  const fd = createReadStream(file, { start: 0, end: 3 });
-  const head: Buffer[] = [];
-  for await (const c of fd) head.push(c as Buffer);
-  const kind = compressionOf(mediaType, Buffer.concat(head));
+export async function untarLayerFile(file: string, dest: string, mediaType?: string, expectDigest?: string, opts: UnpackOptions = {}): Promise<string> {
+  // a regular file, not through a symlink: never a host file, /dev/zero or a fifo
+  const fd = openRegular(file, 'the layer file', false);
+  let kind: Compression;
+  try {
+    const head = Buffer.alloc(4);
+    const n = readSync(fd, head, 0, 4, 0);
+    kind = compressionOf(mediaType, head.subarray(0, n));
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
   const { unpackFile } = await import('./unpack.js');
-  return unpackFile(file, kind, dest, expectDigest);
+  return unpackFile(fd, kind, dest, expectDigest, opts);
+}
+
+export interface UnpackOptions {
+  /** stop when the layer's uncompressed tar passes this many bytes */
+  maxSize?: number;
 }
 
 /** OCI whiteouts found under dir -> overlayfs whiteouts (one find, one sh). */

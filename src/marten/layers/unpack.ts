@@ -12,7 +12,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { MincError, withContext } from '../../errors.js';
-import { convertWhiteouts, type Compression } from './extract.js';
+import { convertWhiteouts, type Compression, type UnpackOptions } from './extract.js';
 import { Hasher } from './hasher.js';
 
 export const TAR_EXTRACT = ['-x', '--ignore-zeros', '-f', '-', '--numeric-owner', '--same-permissions', '--same-owner',
@@ -34,7 +34,7 @@ function childStage(cmd: string, args: string[], stdout: 'pipe' | 'ignore'): { p
 }
 
 /** Unpack FILE (compressed as kind) into dest; resolves to its DiffID (and checks the file's digest if asked). */
-export async function unpackFile(file: string, kind: Compression, dest: string, expectDigest?: string): Promise<string> {
+export async function unpackFile(file: number, kind: Compression, dest: string, expectDigest?: string, _opts: UnpackOptions = {}): Promise<string> {
   await mkdir(dest, { recursive: true });
   // the file's own digest only when asked (a pulled blob was checked as it came)
   const packed = expectDigest ? new Hasher() : new PassThrough({ highWaterMark: 1 << 20 });
@@ -44,10 +44,10 @@ export async function unpackFile(file: string, kind: Compression, dest: string, 
   const feed: Promise<unknown>[] = [];
   if (kind === 'zstd') {
     zstd = childStage('zstd', ['-dcq'], 'pipe');
-    feed.push(pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), packed, zstd.proc.stdin!));
+    feed.push(pipeline(createReadStream('', { fd: file, start: 0, highWaterMark: 1 << 20 }), packed, zstd.proc.stdin!));
     feed.push(pipeline(zstd.proc.stdout as Readable, diff, tar.proc.stdin!));
   } else {
-    feed.push(pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), packed, kind === 'gzip' ? createGunzip() : new PassThrough(), diff, tar.proc.stdin!));
+    feed.push(pipeline(createReadStream('', { fd: file, start: 0, highWaterMark: 1 << 20 }), packed, kind === 'gzip' ? createGunzip() : new PassThrough(), diff, tar.proc.stdin!));
   }
   const results = await Promise.allSettled([...feed, zstd?.done, tar.done]);
   // a broken stream (bad gzip) says more than tar's "unexpected EOF"; a tar that failed says more than the EPIPE it caused
