@@ -78,7 +78,7 @@ export const randomId = (): string => randomBytes(32).toString('hex');
 /** Write a file atomically (temp file beside it, then rename). */
 export function writeAtomic(path: string, data: string | Buffer): void {
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  writeFileSync(tmp, data);
+  writeFileSync(tmp, data, { flag: 'wx' });
   renameSync(tmp, path);
 }
 

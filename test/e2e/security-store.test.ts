@@ -166,3 +166,25 @@ describe('docker save / OCI layout import trusts nothing in the outer archive (i
 function readdirNames(d: string): string[] {
   return execFileSync('ls', ['-A', d]).toString().split('\n').filter(Boolean);
 }
+
+describe('marten export writes through no predictable name (issue 8 item 6)', () => {
+  it("leaves a root-owned file that symlinks at the old temp names point to unchanged", async () => {
+    const store = join(work, 'store-export');
+    const tar = join(work, 'export-src.tar');
+    writeFileSync(tar, await saveTar([await tarBuffer([{ name: 'f', body: 'data\n' }])]));
+    expect(marten(store, ['import', tar, '--name', 'exp']).status).toBe(0);
+    const dir = mkdtempSync(join(work, 'out-'));
+    const canary = join(dir, 'canary');
+    writeFileSync(canary, 'CANARY\n', { mode: 0o644 });
+    const out = join(dir, 'image.tar');
+    // the pid is marten's own: sh execs env, which execs node
+    const r = spawnSync('sh', ['-c', `for n in "${out}.marten-$$" "${out}.tmp-$$" "${out}.$$"; do ln -s "${canary}" "$n"; done; exec "$0" export exp -o "${out}"`, MARTEN],
+      { env: env(store), encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(canary, 'utf8')).toBe('CANARY\n');
+    expect(statSync(out).isFile()).toBe(true);
+    expect(execFileSync('tar', ['-tf', out]).toString()).toContain('manifest.json');
+    // nothing left beside it but the planted links
+    expect(readdirNames(dir).filter((n) => !n.startsWith('image.tar.') && n !== 'canary')).toEqual(['image.tar']);
+  });
+});
