@@ -93,10 +93,11 @@ async function main(argv: string[]): Promise<void> {
         const { push } = await import('../marten/registry/push.js');
         out(await push(store(), a.image, a.dest, { insecure: a.insecure }));
       })
-    .command('commit <container>', 'Commit a container as a new image on top of its own',
-      (y) => y.positional('container', { type: 'string', demandOption: true }).option('name', { type: 'string', describe: 'Name the image' }), async (a) => {
+    .command('commit <container>', 'Commit a container as a new image on top of its own (a running one is frozen meanwhile)',
+      (y) => y.positional('container', { type: 'string', demandOption: true }).option('name', { type: 'string', describe: 'Name the image' })
+        .option('pause', { type: 'boolean', describe: 'Commit a running container that has no cgroup: its processes are frozen (or stopped) meanwhile' }), async (a) => {
         const { commitContainer } = await import('../marten/commit.js');
-        out(await commitContainer(store(), a.container, { name: a.name }));
+        out(await commitContainer(store(), a.container, { name: a.name, pause: a.pause }));
       })
     .command('export <image>', 'Write IMAGE as a docker-archive / OCI layout tarball',
       (y) => y.positional('image', { type: 'string', demandOption: true }).option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'FILE' }),

@@ -3,12 +3,13 @@
  * marten's store, import, commit and export (as root, real tools).  Every
  * fixture is built here (tar-stream); canaries live under dirs made here.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MARTEN, lastLine } from '../helpers/marten.js';
-import { sha } from '../helpers/images.js';
+import { MARTEN, MINC_BIN, lastLine } from '../helpers/marten.js';
+import { sha, tarOf } from '../helpers/images.js';
+import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 import { tarBuffer, type TarEntry } from '../helpers/tarball.js';
 
 let work: string;
@@ -188,3 +189,91 @@ describe('marten export writes through no predictable name (issue 8 item 6)', ()
     expect(readdirNames(dir).filter((n) => !n.startsWith('image.tar.') && n !== 'canary')).toEqual(['image.tar']);
   });
 });
+
+describe('marten commit of a running container copies no host file (issue 8 item 3)', () => {
+  const store = (): string => join(work, 'store-commit');
+  let canaryDir: string;
+  let racer: string; // python3 swapping a dir and a symlink to canaryDir inside the container, as fast as it can
+  beforeAll(async () => {
+    canaryDir = mkdtempSync(join(work, 'canary-dir-'));
+    writeFileSync(join(canaryDir, 'CANARY-FILE'), 'HOSTCANARY\n');
+    const rootfs = makeBusyboxRootfs(work);
+    execFileSync('sh', ['-c', `cd ${rootfs.dir} && mkdir usr && ln -s usr/lib lib && ln -s usr/lib64 lib64`]);
+    const tar = join(work, 'bb.tar');
+    writeFileSync(tar, await saveTar([tarOf(rootfs.dir)]));
+    rootfs.remove();
+    const r = marten(store(), ['import', tar, '--name', 'bb']);
+    expect(r.status, r.stderr).toBe(0);
+    racer = [
+      'import ctypes, os',
+      'libc = ctypes.CDLL(None, use_errno=True)',
+      "os.makedirs('/race/d', exist_ok=True)",
+      "for i in range(20): open('/race/d/f%d' % i, 'w').write('inner')",
+      `os.symlink(${JSON.stringify(canaryDir)}, '/race/l')`,
+      "open('/race/started', 'w').close()",
+      'while True:',
+      "  if libc.renameat2(-100, b'/race/d', -100, b'/race/l', 2) != 0: raise OSError(ctypes.get_errno(), 'renameat2')",
+    ].join('\n');
+  });
+
+  /** Start the racer in a new container of bb; resolves when it swaps. */
+  async function startRacer(extra: string[]): Promise<{ dir: string; minc: ReturnType<typeof spawn>; stop: () => Promise<void> }> {
+    const f = spawnSync(MINC_BIN, ['-r', 'bb', 'true'], { env: env(store()), encoding: 'utf8' });
+    expect(f.status, f.stderr).toBe(0);
+    const short = /^([0-9a-f]{12})$/m.exec(f.stderr)![1]!;
+    const dir = join(store(), 'containers', readdirNames(join(store(), 'containers')).find((n) => n.startsWith(short))!);
+    const minc = spawn(MINC_BIN, [...extra, '-t', short, '-b', '/usr:/usr:ro', '/usr/bin/python3', '-c', racer], { env: env(store()), stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    minc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const ended = new Promise<void>((res) => minc.on('close', () => res()));
+    for (let i = 0; !existsSync(join(dir, 'storage/race/started')); i++) {
+      if (i > 300 || minc.exitCode !== null) throw new Error(`the racer did not start: ${err}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return { dir, minc, stop: async () => {
+      minc.kill('SIGTERM');
+      await ended;
+    } };
+  }
+
+  const noCanary = (id: string): void => {
+    const root = join(store(), 'images', id, 'root');
+    const hits = spawnSync('grep', ['-rl', 'HOSTCANARY', root], { encoding: 'utf8' }).stdout;
+    expect(hits).toBe('');
+    expect(spawnSync('find', [root, '-name', 'CANARY-FILE'], { encoding: 'utf8' }).stdout).toBe('');
+    expect(existsSync(join(root, 'race'))).toBe(true);
+  };
+
+  it('refuses a running container without a cgroup unless --pause; with --pause, never the host files, and it runs on after', async () => {
+    const r = await startRacer([]);
+    try {
+      oneLineError(marten(store(), ['commit', basenameOf(r.dir)]), /is running and has no cgroup.*--pause/);
+      for (let i = 0; i < 6; i++) {
+        const c = marten(store(), ['commit', '--pause', basenameOf(r.dir)]);
+        expect(c.status, c.stderr).toBe(0);
+        noCanary(lastLine(c.stdout));
+      }
+      // thawed: the racer is still running, not stopped
+      const pid = Number(readFileSync(join(r.dir, 'pid'), 'utf8'));
+      const children = execFileSync('sh', ['-c', `ps -o stat= --ppid ${pid}; ps -o stat= -p ${pid}`]).toString();
+      expect(children).not.toMatch(/^T/m);
+    } finally {
+      await r.stop();
+    }
+  });
+
+  it('freezes a run that has a cgroup (--mem-limit) without --pause', async () => {
+    const r = await startRacer(['--mem-limit', '256M']);
+    try {
+      for (let i = 0; i < 6; i++) {
+        const c = marten(store(), ['commit', basenameOf(r.dir)]);
+        expect(c.status, c.stderr).toBe(0);
+        noCanary(lastLine(c.stdout));
+      }
+    } finally {
+      await r.stop();
+    }
+  });
+});
+
+const basenameOf = (p: string): string => p.slice(p.lastIndexOf('/') + 1);

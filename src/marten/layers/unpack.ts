@@ -14,12 +14,13 @@ import { createGunzip } from 'node:zlib';
 import { MincError, withContext } from '../../errors.js';
 import { convertWhiteouts, type Compression, type UnpackOptions } from './extract.js';
 import { Hasher } from './hasher.js';
+import { toolError } from '../proc.js';
 
 export const TAR_EXTRACT = ['-x', '--ignore-zeros', '-f', '-', '--numeric-owner', '--same-permissions', '--same-owner',
   '--xattrs', '--xattrs-include=security.capability', '--xattrs-include=user.*'];
 
 /** A child process as a stream stage (stdin -> stdout); its failure names it and its first stderr line. */
-function childStage(cmd: string, args: string[], stdout: 'pipe' | 'ignore'): { proc: ReturnType<typeof spawn>; done: Promise<void> } {
+export function childStage(cmd: string, args: string[], stdout: 'pipe' | 'ignore'): { proc: ReturnType<typeof spawn>; done: Promise<void> } {
   const proc = spawn(cmd, args, { stdio: ['pipe', stdout, 'pipe'] });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
@@ -27,7 +28,7 @@ function childStage(cmd: string, args: string[], stdout: 'pipe' | 'ignore'): { p
     proc.on('error', (e) => reject(new MincError(`${cmd}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : e.message}`)));
     proc.on('close', (code, sig) => {
       if (code === 0) resolve();
-      else reject(new MincError(`${cmd}: ${err.trim().split('\n')[0] || (sig ? `killed by ${sig}` : `status ${code}`)}`));
+      else reject(new MincError(`${cmd}: ${toolError(cmd, err) ?? (sig ? `killed by ${sig}` : `status ${code}`)}`));
     });
   });
   return { proc, done };
