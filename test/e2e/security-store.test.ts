@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MARTEN, MINC_BIN, lastLine } from '../helpers/marten.js';
 import { sha, tarOf } from '../helpers/images.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
+import { startRegistry } from '../helpers/registry.js';
+import { END, encodeHeader, padding } from '../../src/marten/layers/tarwriter.js';
 import { tarBuffer, type TarEntry } from '../helpers/tarball.js';
 
 let work: string;
@@ -277,3 +279,78 @@ describe('marten commit of a running container copies no host file (issue 8 item
 });
 
 const basenameOf = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
+
+describe('names that are not UTF-8 keep their bytes (issue 8 item 8)', () => {
+  it('through commit, export and push', async () => {
+    const store = join(work, 'store-bytes');
+    const rootfs = makeBusyboxRootfs(work);
+    const tar = join(work, 'bb-bytes.tar');
+    writeFileSync(tar, await saveTar([tarOf(rootfs.dir)]));
+    rootfs.remove();
+    expect(marten(store, ['import', tar, '--name', 'bb']).status).toBe(0);
+    // a name with byte 0xff, a long one (pax) with it, and a whiteout of a name with it
+    const long = `d/${'y'.repeat(120)}\\377z`;
+    const run = spawnSync(MINC_BIN, ['-r', 'bb', 'sh', '-c', `touch "$(printf "/\\377x")" && mkdir /d && touch "$(printf "/${long}")" && rm "$(printf "/bin/\\377nope")" 2>/dev/null; ln -s "$(printf "/\\377x")" /lnk; true`],
+      { env: env(store), encoding: 'buffer' });
+    expect(run.status, run.stderr.toString()).toBe(0);
+    const short = /^([0-9a-f]{12})$/m.exec(run.stderr.toString())![1]!;
+    const c = marten(store, ['commit', short, '--name', 'bytes']);
+    expect(c.status, c.stderr).toBe(0);
+    const id = lastLine(c.stdout);
+    const name = Buffer.from([0xff, 0x78]);
+    expect(spawnSync('ls', ['-1', join(store, 'images', id, 'root')], { encoding: 'buffer' }).stdout.includes(name)).toBe(true);
+    const out = join(work, 'bytes-export.tar');
+    const e = marten(store, ['export', 'bytes', '-o', out]);
+    expect(e.status, e.stderr).toBe(0);
+    const x = mkdtempSync(join(work, 'bytes-x-'));
+    execFileSync('tar', ['-xf', out, '-C', x]);
+    const manifest = JSON.parse(readFileSync(join(x, 'manifest.json'), 'utf8')) as { Layers: string[] }[];
+    const top = join(x, manifest[0]!.Layers.at(-1)!);
+    const names = execFileSync('tar', ['--quoting-style=literal', '-tf', top]).toString('latin1').split('\n');
+    expect(names).toEqual(expect.arrayContaining(['\xffx', 'lnk', `d/${'y'.repeat(120)}\xffz`]));
+    const links = execFileSync('tar', ['--quoting-style=literal', '-tvf', top]).toString('latin1');
+    expect(links).toContain('lnk -> /\xffx');
+    // push packs the same blob: the layer stored under blobs/ (gzip) has the same names
+    const info = JSON.parse(readFileSync(join(store, 'images', id, 'layer.json'), 'utf8')) as { digest: string };
+    const reg = await startRegistry();
+    try {
+      const p = marten(store, ['push', 'bytes', `${reg.host}/bytes:1`]);
+      expect(p.status, p.stderr).toBe(0);
+      const blob = join(reg.dir, 'data/docker/registry/v2/blobs/sha256', info.digest.slice(7, 9), info.digest.slice(7), 'data');
+      expect(execFileSync('tar', ['--quoting-style=literal', '-tzf', blob]).toString('latin1').split('\n')).toEqual(expect.arrayContaining(['\xffx', `d/${'y'.repeat(120)}\xffz`]));
+    } finally {
+      await reg.stop();
+    }
+  });
+});
+
+describe('names that are not UTF-8 keep their bytes on import too (issue 8 item 8)', () => {
+  it('turns a whiteout named with byte 0xff into the overlayfs whiteout of that name', async () => {
+    const store = join(work, 'store-bytes-import');
+    const h = (name: string, size = 0): Buffer => encodeHeader({ name: Buffer.from(name, 'latin1'), type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size });
+    const layer = Buffer.concat([h('\xffx', 3), Buffer.from('hi\n'), padding(3), h('.wh.\xffy'), END]);
+    const tar = join(work, 'bytes-import.tar');
+    writeFileSync(tar, await saveTar([layer]));
+    const r = marten(store, ['import', tar]);
+    expect(r.status, r.stderr).toBe(0);
+    const root = join(store, 'images', lastLine(r.stdout), 'root');
+    expect(readFileSync(Buffer.from(`${root}/\xffx`, 'latin1'), 'utf8')).toBe('hi\n');
+    const wh = statSync(Buffer.from(`${root}/\xffy`, 'latin1'));
+    expect(wh.isCharacterDevice() && wh.rdev === 0).toBe(true);
+    expect(execFileSync('ls', ['-A', root]).toString('latin1').split('\n').filter(Boolean).sort()).toEqual(['\xffx', '\xffy']);
+  });
+});
+
+describe('marten prune removes leftovers named with bytes that are not UTF-8 (issue 8 item 8)', () => {
+  it('removes a dead run staging dir named with byte 0xff', () => {
+    const store = join(work, 'store-bytes-prune');
+    mkdirSync(join(store, 'tmp'), { recursive: true });
+    const dead = Buffer.from(`${store}/tmp/999999999-\xff`, 'latin1');
+    mkdirSync(dead);
+    writeFileSync(Buffer.concat([dead, Buffer.from('/\xffz', 'latin1')]), 'x');
+    const r = marten(store, ['prune']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('removed tmp/999999999-');
+    expect(existsSync(dead)).toBe(false);
+  });
+});

@@ -5,9 +5,10 @@
  *   .wh..wh..opq  -> the directory gets trusted.overlay.opaque=y
  */
 import { closeSync, readSync } from 'node:fs';
-import { withContext } from '../../errors.js';
+import { MincError, withContext } from '../../errors.js';
 import { shQuote } from '../../plan/render.js';
-import { run } from '../proc.js';
+import { spawn } from 'node:child_process';
+import { run, toolError } from '../proc.js';
 import { openRegular } from '../formats/outer.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
@@ -48,10 +49,14 @@ export interface UnpackOptions {
   maxSize?: number;
 }
 
-/** OCI whiteouts found under dir -> overlayfs whiteouts (one find, one sh). */
+/**
+ * OCI whiteouts found under dir -> overlayfs whiteouts (one find, one sh).
+ * Paths stay bytes: find's output is read as latin1 (one char a byte) and
+ * the script goes to sh's stdin as latin1 again, never through UTF-8.
+ */
 export async function convertWhiteouts(dir: string): Promise<number> {
   const found = await run('find', [dir, '-name', '.wh.*', '-print0']);
-  const paths = found.stdout.toString('utf8').split('\0').filter(Boolean);
+  const paths = found.stdout.toString('latin1').split('\0').filter(Boolean);
   if (paths.length === 0) return 0;
   const lines: string[] = [];
   const opaque: string[] = [];
@@ -67,9 +72,22 @@ export async function convertWhiteouts(dir: string): Promise<number> {
   }
   for (const o of opaque) lines.push(`setfattr -n trusted.overlay.opaque -v y -- ${shQuote(o)}`);
   try {
-    await run('sh', ['-e', '-c', lines.join('\n')]);
+    await runScript(Buffer.from(`${lines.join('\n')}\n`, 'latin1'));
   } catch (e) {
     throw withContext('turning OCI whiteouts into overlayfs whiteouts (setfattr is in the attr package)', e);
   }
   return paths.length;
+}
+
+/** sh -e reading script (bytes) from its stdin. */
+function runScript(script: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('sh', ['-e', '-s'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('error', (e) => reject(new MincError(`sh: ${e.message}`)));
+    p.on('close', (code) => (code === 0 ? resolve() : reject(new MincError(`sh: ${toolError('sh', err) ?? `status ${code}`}`))));
+    p.stdin.on('error', () => undefined);
+    p.stdin.end(script);
+  });
 }
