@@ -354,3 +354,16 @@ describe('marten prune removes leftovers named with bytes that are not UTF-8 (is
     expect(existsSync(dead)).toBe(false);
   });
 });
+
+describe("tar's real error, said once (issue 8 item 9)", () => {
+  it('shows the error behind a warning, without a doubled prefix', async () => {
+    const store = join(work, 'store-tarerr');
+    const whole = await tarBuffer([{ name: '../evil', body: 'x'.repeat(3000) }, { name: 'after', body: 'y'.repeat(3000) }]);
+    const layer = whole.subarray(0, 2048); // cut inside a member: tar ends with an error
+    const tar = join(work, 'tarerr.tar');
+    writeFileSync(tar, await saveTar([layer]));
+    const r = marten(store, ['import', tar]);
+    oneLineError(r, /unpacking: tar: (\.\.\/evil: Member name contains|Unexpected EOF)/);
+    expect(r.stderr).not.toMatch(/tar: tar:|Removing leading/);
+  });
+});
