@@ -6,6 +6,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MARTEN, MINC_BIN, lastLine } from '../helpers/marten.js';
 import { sha, tarOf } from '../helpers/images.js';
@@ -365,5 +366,80 @@ describe("tar's real error, said once (issue 8 item 9)", () => {
     const r = marten(store, ['import', tar]);
     oneLineError(r, /unpacking: tar: (\.\.\/evil: Member name contains|Unexpected EOF)/);
     expect(r.stderr).not.toMatch(/tar: tar:|Removing leading/);
+  });
+});
+
+describe('a gzip bomb in a layer (issue 8, Also)', () => {
+  let reg: Awaited<ReturnType<typeof startRegistry>>;
+  let ref: string;
+  let small: string;
+  beforeAll(async () => {
+    reg = await startRegistry();
+    // 64 MiB of zeros: a 64 KiB gzip blob
+    const layer = await tarBuffer([{ name: 'zeros', body: Buffer.alloc(64 << 20) }]);
+    const gz = gzipSync(layer);
+    const dir = mkdtempSync(join(work, 'bomb-oci-'));
+    mkdirSync(join(dir, 'blobs/sha256'), { recursive: true });
+    const put = (b: Buffer | string): string => {
+      const d = sha(b);
+      writeFileSync(join(dir, 'blobs/sha256', d.slice(7)), b);
+      return d;
+    };
+    const cfg = JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [sha(layer)] } });
+    const manifest = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: put(cfg), size: cfg.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: put(gz), size: gz.length }] });
+    writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: put(manifest), size: manifest.length }] }));
+    ref = `${reg.host}/bomb:1`;
+    execFileSync('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${dir}`, `docker://${ref}`]);
+    small = mkdtempSync(join(work, 'small-'));
+  });
+  afterAll(async () => {
+    spawnSync('umount', [small]);
+    await reg?.stop();
+  });
+
+  it('unpack --max-layer-size stops a layer larger than that, leaving it packed', () => {
+    const store = join(work, 'store-bomb');
+    const p = marten(store, ['pull', ref]);
+    expect(p.status, p.stderr).toBe(0);
+    const id = lastLine(p.stdout);
+    oneLineError(marten(store, ['unpack', 'bomb:1', '--max-layer-size', '16M']), /larger than 16M uncompressed \(--max-layer-size\)/);
+    expect(existsSync(join(store, 'images', id, 'root'))).toBe(false);
+    expect(readdirNames(join(store, 'tmp'))).toEqual([]);
+    oneLineError(marten(store, ['unpack', 'bomb:1', '--max-layer-size', 'lots']), /--max-layer-size 'lots': expected a size such as 512M/);
+    // under the limit it unpacks
+    const u = marten(store, ['unpack', 'bomb:1', '--max-layer-size', '1G']);
+    expect(u.status, u.stderr).toBe(0);
+    expect(statSync(join(store, 'images', id, 'root', 'zeros')).size).toBe(64 << 20);
+  });
+
+  it('pull --max-layer-size unpacks at once under that bound', () => {
+    const store = join(work, 'store-bomb-pull');
+    // pull's progress lines come first (not a terminal: plain lines); then the one error line
+    const r = marten(store, ['pull', ref, '--max-layer-size', '8M']);
+    expect(r.status).not.toBe(0);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.at(-1)).toMatch(/^marten: .*larger than 8M uncompressed/);
+    expect(lines.slice(0, -1).every((l) => /^marten: [0-9a-f]{12}: (pull \S+|done)$/.test(l)), r.stderr).toBe(true);
+    const ok = marten(store, ['pull', ref, '--max-layer-size', '100M']);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(statSync(join(store, 'images', lastLine(ok.stdout), 'root', 'zeros')).size).toBe(64 << 20);
+  });
+
+  it('says "no space left on device" when the store fills up', () => {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m,mode=0700', 'tmpfs', small]);
+    try {
+      const store = join(small, 'store');
+      const p = marten(store, ['pull', ref]);
+      expect(p.status, p.stderr).toBe(0);
+      const r = marten(store, ['unpack', 'bomb:1']);
+      oneLineError(r, /no space left on device/);
+      expect(r.stderr).not.toMatch(/Wrote only|tar: tar:/);
+      expect(readdirNames(join(store, 'tmp'))).toEqual([]);
+    } finally {
+      execFileSync('umount', [small]);
+    }
   });
 });

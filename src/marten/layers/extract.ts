@@ -45,8 +45,10 @@ export async function untarLayerFile(file: string, dest: string, mediaType?: str
 }
 
 export interface UnpackOptions {
-  /** stop when the layer's uncompressed tar passes this many bytes */
+  /** stop when the layer's uncompressed tar passes this many bytes (default 32 GiB) */
   maxSize?: number;
+  /** the limit as given (512M), for the message */
+  maxSizeText?: string;
 }
 
 /**
