@@ -10,9 +10,8 @@ import { MincError, withContext } from '../errors.js';
 import { installImage, checkName, setImageName, type StagedLayer } from './install.js';
 import { untarLayerFile } from './layers/extract.js';
 import { defaultConfig, type ImageConfig } from './oci.js';
-import { readOciLayout } from './formats/ocilayout.js';
-import { readDockerArchive } from './formats/dockerarchive.js';
-import { openRegular, unpackOuter } from './formats/outer.js';
+import { readArchive } from './formats/archive.js';
+import { openRegular } from './formats/outer.js';
 import type { Store } from './store.js';
 import { moveIntoPlace, randomId, withLock, withStaging } from './txn.js';
 import { mapLimit } from './util.js';
@@ -45,16 +44,8 @@ export async function importPath(store: Store, path: string, opts: { name?: stri
   if (st.isDirectory()) return importDir(store, resolve(path), opts.name);
   try {
     // a fifo or a device would be read forever (or hang): a regular file only, read through this fd
-    const fd = openRegular(path);
-    try {
-      return await importTarball(store, fd, opts.name);
-    } finally {
-      try {
-        closeSync(fd);
-      } catch {
-        /* closed by its stream */
-      }
-    }
+    const fd = openRegular(path); // importTarball's to close (its read stream does)
+    return await importTarball(store, fd, opts.name);
   } catch (err) {
     throw withContext(`importing ${path}`, err);
   }
@@ -82,20 +73,13 @@ async function importDir(store: Store, dir: string, name?: string): Promise<stri
 }
 
 async function importTarball(store: Store, fd: number, name?: string): Promise<string> {
+  let owned = true;
   return withStaging(store, async (staging) => {
+    owned = false;
     const outer = join(staging, 'archive');
     mkdirSync(outer);
-    await unpackOuter(fd, outer);
-    let image: ArchiveImage;
-    if (existsSync(join(outer, 'oci-layout'))) image = readOciLayout(outer);
-    else if (existsSync(join(outer, 'manifest.json')) || existsSync(join(outer, 'repositories'))) image = readDockerArchive(outer);
-    else throw new MincError('neither a docker save tarball (manifest.json, repositories) nor an OCI image layout (oci-layout)');
-    // every layer is checked against the config's DiffIDs: an archive without them cannot be trusted
-    const expected = image.config.rootfs?.diff_ids;
-    if (!expected || expected.length === 0) throw new MincError("the image config lists no DiffIDs (rootfs.diff_ids): its layers cannot be checked");
-    if (expected.length !== image.layers.length) {
-      throw new MincError(`the config lists ${expected.length} layers (rootfs.diff_ids), the archive has ${image.layers.length}`);
-    }
+    const image = await readArchive(fd, outer);
+    const expected = image.config.rootfs!.diff_ids;
     const layers = await mapLimit(image.layers, 2, async (l, i): Promise<StagedLayer> => {
       const root = join(staging, `layer${i}`);
       let diffId: string;
@@ -109,5 +93,7 @@ async function importTarball(store: Store, fd: number, name?: string): Promise<s
       return { root, info: { diffId, ...(l.mediaType ? { mediaType: l.mediaType } : {}) } };
     });
     return installImage(store, staging, layers, image.config, name ?? (image.name ? shortName(image.name) : undefined));
+  }).finally(() => {
+    if (owned) closeSync(fd); // staging could not be made: the fd never reached its stream
   });
 }

@@ -46,14 +46,21 @@ export function memberPath(name: string): string {
   return n;
 }
 
-/** Unpack the outer archive (fd of a regular file, gzip or plain tar) into dest. */
+/** Unpack the outer archive (fd of a regular file, gzip or plain tar) into dest; the fd is this function's to close. */
 export async function unpackOuter(fd: number, dest: string): Promise<void> {
   const head = Buffer.alloc(2);
-  readSync(fd, head, 0, 2, 0);
+  try {
+    readSync(fd, head, 0, 2, 0);
+  } catch (err) {
+    closeSync(fd);
+    throw new MincError(`reading the archive: ${(err as NodeJS.ErrnoException).code ?? 'failed'}`);
+  }
   const gz = head[0] === 0x1f && head[1] === 0x8b;
   const seen = new Set<string>();
   const extract = tarStream.extract();
   let refused: MincError | null = null;
+  /** members being written: a failed unpack waits for them, so nothing lands in staging after it is removed */
+  const pending = new Set<Promise<void>>();
   extract.on('entry', (header, stream, next) => {
     const done = (err?: unknown): void => {
       if (err) {
@@ -79,7 +86,9 @@ export async function unpackOuter(fd: number, dest: string): Promise<void> {
       mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
       // O_EXCL: never through anything already there (there is nothing but dirs made here)
       const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
-      pipeline(stream, out).then(() => done(), (e: unknown) => done(e));
+      const written = pipeline(stream, out).then(() => done(), (e: unknown) => done(e));
+      pending.add(written);
+      void written.finally(() => pending.delete(written));
     } catch (err) {
       done(err);
     }
@@ -88,6 +97,7 @@ export async function unpackOuter(fd: number, dest: string): Promise<void> {
   try {
     await pipeline(src, gz ? createGunzip() : new PassThrough(), extract);
   } catch (err) {
+    await Promise.allSettled([...pending]);
     if (refused) throw refused;
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'ENOSPC') throw new MincError('unpacking the archive: no space left on device');

@@ -6,7 +6,7 @@
  * `zstd -dc` instead.  Then OCI whiteouts become overlayfs ones.
  */
 import { spawn } from 'node:child_process';
-import { createReadStream, statfsSync } from 'node:fs';
+import { closeSync, createReadStream, statfsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -62,7 +62,13 @@ function full(dir: string): boolean {
 
 /** Unpack FILE (compressed as kind) into dest; resolves to its DiffID (and checks the file's digest if asked). */
 export async function unpackFile(file: number, kind: Compression, dest: string, expectDigest?: string, opts: UnpackOptions = {}): Promise<string> {
-  await mkdir(dest, { recursive: true });
+  // file is an fd this function owns: its read stream closes it
+  try {
+    await mkdir(dest, { recursive: true });
+  } catch (err) {
+    closeSync(file);
+    throw err;
+  }
   // the file's own digest only when asked (a pulled blob was checked as it came)
   const packed = expectDigest ? new Hasher() : new PassThrough({ highWaterMark: 1 << 20 });
   const diff = new Hasher();
