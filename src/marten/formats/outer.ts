@@ -61,9 +61,12 @@ export async function unpackOuter(fd: number, dest: string): Promise<void> {
   let refused: MincError | null = null;
   /** members being written: a failed unpack waits for them, so nothing lands in staging after it is removed */
   const pending = new Set<Promise<void>>();
+  let stopped = false;
   extract.on('entry', (header, stream, next) => {
+    if (stopped) return void stream.resume(); // failed meanwhile: write nothing more
     const done = (err?: unknown): void => {
       if (err) {
+        stopped = true;
         refused ??= err instanceof MincError ? err : new MincError(String((err as Error).message ?? err));
         stream.resume();
         extract.destroy(refused);
@@ -96,8 +99,12 @@ export async function unpackOuter(fd: number, dest: string): Promise<void> {
   const src = createReadStream('', { fd, autoClose: true, start: 0, highWaterMark: 1 << 20 });
   try {
     await pipeline(src, gz ? createGunzip() : new PassThrough(), extract);
+    // the extract stream may finish before the last member is on disk
+    while (pending.size > 0) await Promise.allSettled([...pending]);
+    if (refused) throw refused;
   } catch (err) {
-    await Promise.allSettled([...pending]);
+    stopped = true;
+    while (pending.size > 0) await Promise.allSettled([...pending]);
     if (refused) throw refused;
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'ENOSPC') throw new MincError('unpacking the archive: no space left on device');
