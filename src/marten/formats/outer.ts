@@ -67,7 +67,10 @@ export async function unpackOuter(fd: number, dest: string): Promise<void> {
     const done = (err?: unknown): void => {
       if (err) {
         stopped = true;
-        refused ??= err instanceof MincError ? err : new MincError(String((err as Error).message ?? err));
+        const code = (err as NodeJS.ErrnoException).code;
+        refused ??= err instanceof MincError ? err
+          : new MincError(code === 'ENOSPC' ? `unpacking the archive (${header.name.slice(0, 200)}): no space left on device`
+            : code === 'EEXIST' ? `the archive holds ${header.name.slice(0, 200)} twice` : `unpacking the archive (${header.name.slice(0, 200)}): ${code ?? 'bad member'}`);
         stream.resume();
         extract.destroy(refused);
         return;
