@@ -67,7 +67,7 @@ async function waitUntil(pred: () => boolean, what: string): Promise<void> {
 
 type Thaw = () => void;
 
-async function freezeV2(dir: string): Promise<Thaw> {
+export async function freezeV2(dir: string): Promise<Thaw> {
   writeFileSync(`${dir}/cgroup.freeze`, '1');
   const thaw = (): void => writeFileSync(`${dir}/cgroup.freeze`, '0');
   try {
@@ -127,7 +127,7 @@ async function freezeV1(mount: string, name: string, pids: () => number[]): Prom
   return thaw;
 }
 
-async function stopAll(pids: () => number[]): Promise<Thaw> {
+export async function stopAll(pids: () => number[]): Promise<Thaw> {
   const stopped: number[] = [];
   const thaw = (): void => {
     for (const p of stopped.reverse()) {

@@ -4,7 +4,7 @@
  * fixture is built here (tar-stream); canaries live under dirs made here.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import { sha, tarOf } from '../helpers/images.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 import { startRegistry } from '../helpers/registry.js';
 import { END, encodeHeader, padding } from '../../src/marten/layers/tarwriter.js';
+import { freezeV2 } from '../../src/marten/freeze.js';
 import { tarBuffer, type TarEntry } from '../helpers/tarball.js';
 
 let work: string;
@@ -440,6 +441,41 @@ describe('a gzip bomb in a layer (issue 8, Also)', () => {
       expect(readdirNames(join(store, 'tmp'))).toEqual([]);
     } finally {
       execFileSync('umount', [small]);
+    }
+  });
+});
+
+describe('the cgroup v2 freezer of marten commit (issue 8 item 3)', () => {
+  it('holds every process of the group still until thawed', async () => {
+    const v2 = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => / - cgroup2 /.test(l))?.split(' ')[4];
+    expect(v2, 'a cgroup2 hierarchy').toBeTruthy();
+    const dir = mkdtempSync(join(v2!, 'marten-test-freeze-'));
+    const busy = spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' });
+    const cpu = (): number => {
+      const f = readFileSync(`/proc/${busy.pid}/stat`, 'utf8');
+      const x = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      return Number(x[11]) + Number(x[12]);
+    };
+    try {
+      writeFileSync(join(dir, 'cgroup.procs'), String(busy.pid));
+      const thaw = await freezeV2(dir);
+      const a = cpu();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(cpu()).toBe(a);
+      thaw();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(cpu()).toBeGreaterThan(a);
+    } finally {
+      busy.kill('SIGKILL');
+      await new Promise((r) => busy.on('close', r));
+      for (let i = 0; i < 50; i++) {
+        try {
+          rmdirSync(dir);
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
     }
   });
 });
