@@ -9,7 +9,7 @@
 import { closeSync, constants as C, createReadStream, createWriteStream, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join, normalize } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import tarStream from 'tar-stream';
 import { MincError } from '../../errors.js';
@@ -44,6 +44,20 @@ export function memberPath(name: string): string {
   if (n === '.' || n === '') return '';
   if (n === '..' || n.startsWith('../') || n.startsWith('/')) throw new MincError(`the archive's member ${name} points outside it`);
   return n;
+}
+
+/** A gzipped outer archive unpacks to at most this (a gzip bomb stops; a plain one is bounded by its file). */
+export const MAX_OUTER = 64 * 2 ** 30;
+
+function bounded(max: number): Transform {
+  let n = 0;
+  return new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      n += chunk.length;
+      if (n > max) cb(new MincError(`the archive is larger than ${max / 2 ** 30} GiB uncompressed: stopped`));
+      else cb(null, chunk);
+    },
+  });
 }
 
 /** Unpack the outer archive (fd of a regular file, gzip or plain tar) into dest; the fd is this function's to close. */
@@ -101,7 +115,7 @@ export async function unpackOuter(fd: number, dest: string): Promise<void> {
   });
   const src = createReadStream('', { fd, autoClose: true, start: 0, highWaterMark: 1 << 20 });
   try {
-    await pipeline(src, gz ? createGunzip() : new PassThrough(), extract);
+    await pipeline(src, gz ? createGunzip() : new PassThrough(), bounded(MAX_OUTER), extract);
     // the extract stream may finish before the last member is on disk
     while (pending.size > 0) await Promise.allSettled([...pending]);
     if (refused) throw refused;
@@ -109,6 +123,7 @@ export async function unpackOuter(fd: number, dest: string): Promise<void> {
     stopped = true;
     while (pending.size > 0) await Promise.allSettled([...pending]);
     if (refused) throw refused;
+    if (err instanceof MincError) throw err;
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'ENOSPC') throw new MincError('unpacking the archive: no space left on device');
     throw new MincError(`not a tar archive (${e.code === 'Z_DATA_ERROR' || e.code === 'Z_BUF_ERROR' ? 'bad gzip data' : 'bad tar data'})`);
