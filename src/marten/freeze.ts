@@ -82,6 +82,7 @@ export async function freezeV2(dir: string): Promise<Thaw> {
 async function freezeV1(mount: string, name: string, pids: () => number[]): Promise<Thaw> {
   const dir = `${mount}/mincs/${name}`;
   const made = !existsSync(dir);
+  const madeParent = !existsSync(`${mount}/mincs`);
   mkdirSync(dir, { recursive: true });
   const home = new Map<number, string>();
   const procs = (): Set<number> => new Set(readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number));
@@ -96,6 +97,7 @@ async function freezeV1(mount: string, name: string, pids: () => number[]): Prom
         }
       }
       if (made) rmdirSync(dir);
+      if (madeParent) rmdirSync(`${mount}/mincs`); // fails (and stays) while another commit uses it
     } catch {
       /* the container ended meanwhile */
     }
