@@ -12,10 +12,10 @@ const note = (line: string): void => void process.stderr.write(`marten: ${line}\
 async function fast(argv: string[]): Promise<boolean> {
   const flags: Record<string, string | true> = {};
   const pos: string[] = [];
-  const valued = ['platform', 'name'];
+  const valued = ['platform', 'name', 'max-layer-size'];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    const m = /^--([a-z]+)(?:=(.*))?$/.exec(a);
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
     if (m) {
       const [, key, val] = m as unknown as [string, string, string | undefined];
       if (key === 'debug' || key === 'insecure') {
@@ -33,24 +33,40 @@ async function fast(argv: string[]): Promise<boolean> {
   if (!ref || rest.length > 0) return false;
   const str = (k: string): string | undefined => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
   if (cmd === 'pull') {
-    const { pull } = await import('../marten/registry/pull.js');
-    out(await pull(new Store(), ref, { platform: str('platform'), insecure: Boolean(flags.insecure), name: str('name') }));
+    await pullCmd(ref, { platform: str('platform'), insecure: Boolean(flags.insecure), name: str('name') }, str('max-layer-size'));
     return true;
   }
   if (cmd === 'unpack' && !flags.platform && !flags.name && !flags.insecure) {
-    await unpack(ref);
+    out(await unpack(ref, str('max-layer-size')));
     return true;
   }
   return false;
 }
 
-async function unpack(ref: string): Promise<void> {
-  const store = new Store();
+/** --max-layer-size SIZE (512M, 1G, ...) as unpack options. */
+async function layerLimit(size: string | undefined): Promise<{ maxSize?: number; maxSizeText?: string }> {
+  if (size === undefined) return {};
+  const { parseSize } = await import('../cgroup/config.js');
+  return { maxSize: parseSize('--max-layer-size', size), maxSizeText: size };
+}
+
+async function unpack(ref: string, maxLayerSize?: string, store = new Store()): Promise<string> {
+  const limit = await layerLimit(maxLayerSize);
   const { resolveImage } = await import('../marten/model.js');
   const { unpackImage } = await import('../marten/layers/lazy.js');
   const img = resolveImage(store, ref);
-  await unpackImage(store, img.id);
-  out(img.id);
+  await unpackImage(store, img.id, limit);
+  return img.id;
+}
+
+/** pull; with --max-layer-size the image is unpacked right away under that bound (else on first use, under the default). */
+async function pullCmd(ref: string, opts: { platform?: string; insecure?: boolean; name?: string }, maxLayerSize?: string): Promise<void> {
+  await layerLimit(maxLayerSize); // a bad size is refused before anything is fetched
+  const store = new Store();
+  const { pull } = await import('../marten/registry/pull.js');
+  const id = await pull(store, ref, opts);
+  if (maxLayerSize !== undefined) await unpack(id, maxLayerSize, store);
+  out(id);
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -79,13 +95,15 @@ async function main(argv: string[]): Promise<void> {
       (y) => y.positional('ref', { type: 'string', demandOption: true })
         .option('platform', { type: 'string', describe: 'OS/ARCH[/VARIANT] to pick from a multi-platform image' })
         .option('insecure', { type: 'boolean', describe: 'Plain http (always allowed for localhost)' })
-        .option('name', { type: 'string', describe: 'Name the image (default: NAME[:TAG], as MINCS)' }), async (a) => {
-        const { pull } = await import('../marten/registry/pull.js');
-        out(await pull(store(), a.ref, { platform: a.platform, insecure: a.insecure, name: a.name }));
+        .option('name', { type: 'string', describe: 'Name the image (default: NAME[:TAG], as MINCS)' })
+        .option('max-layer-size', { type: 'string', describe: 'Unpack the layers now, stopping at a layer larger than SIZE uncompressed (512M, 1G; default 32G, on first use)' }),
+      async (a) => {
+        await pullCmd(a.ref, { platform: a.platform, insecure: a.insecure, name: a.name }, a['max-layer-size']);
       })
     .command('unpack <image>', 'Unpack the layers of a pulled image now (else done on its first use by minc -r)',
-      (y) => y.positional('image', { type: 'string', demandOption: true }), async (a) => {
-        await unpack(a.image);
+      (y) => y.positional('image', { type: 'string', demandOption: true })
+        .option('max-layer-size', { type: 'string', describe: 'Stop at a layer larger than SIZE uncompressed (512M, 1G; default 32G): a gzip bomb' }), async (a) => {
+        out(await unpack(a.image, a['max-layer-size']));
       })
     .command('push <image> [dest]', 'Push IMAGE as [REGISTRY/]NAME[:TAG] (default: its name)',
       (y) => y.positional('image', { type: 'string', demandOption: true }).positional('dest', { type: 'string' })
@@ -93,10 +111,11 @@ async function main(argv: string[]): Promise<void> {
         const { push } = await import('../marten/registry/push.js');
         out(await push(store(), a.image, a.dest, { insecure: a.insecure }));
       })
-    .command('commit <container>', 'Commit a container as a new image on top of its own',
-      (y) => y.positional('container', { type: 'string', demandOption: true }).option('name', { type: 'string', describe: 'Name the image' }), async (a) => {
+    .command('commit <container>', 'Commit a container as a new image on top of its own (a running one is frozen meanwhile)',
+      (y) => y.positional('container', { type: 'string', demandOption: true }).option('name', { type: 'string', describe: 'Name the image' })
+        .option('pause', { type: 'boolean', describe: 'Commit a running container that has no cgroup: its processes are frozen (or stopped) meanwhile' }), async (a) => {
         const { commitContainer } = await import('../marten/commit.js');
-        out(await commitContainer(store(), a.container, { name: a.name }));
+        out(await commitContainer(store(), a.container, { name: a.name, pause: a.pause }));
       })
     .command('export <image>', 'Write IMAGE as a docker-archive / OCI layout tarball',
       (y) => y.positional('image', { type: 'string', demandOption: true }).option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'FILE' }),

@@ -1,16 +1,19 @@
 /**
  * marten commit UUID|NAME: a container's storage (its overlay upper dir, with
  * overlayfs whiteouts for what it deleted) becomes a new image layer on top
- * of the container's image; the image keeps the base's config.
+ * of the container's image; the image keeps the base's config.  A running
+ * container is frozen while its storage is read (freeze.ts), and the storage
+ * is read by tar's walk, which follows no symlink (layers/copytree.ts).
  */
 import { existsSync, lstatSync, mkdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from './proc.js';
 import { MincError, withContext } from '../errors.js';
 import { checkName, setImageName } from './install.js';
-import { imageConfig, resolveContainer, shortId } from './model.js';
+import { freezeContainer } from './freeze.js';
+import { copyTree } from './layers/copytree.js';
+import { imageConfig, readContainer, resolveContainer, shortId } from './model.js';
 import type { Store } from './store.js';
-import { moveIntoPlace, randomId, withLock, withStaging } from './txn.js';
+import { moveIntoPlace, onInterrupt, randomId, withLock, withStaging } from './txn.js';
 
 /** Files minc itself puts in the upper dir as mount points: not part of the image. */
 function dropMincArtifacts(root: string): void {
@@ -30,7 +33,7 @@ function dropMincArtifacts(root: string): void {
   }
 }
 
-export async function commitContainer(store: Store, ref: string, opts: { name?: string } = {}): Promise<string> {
+export async function commitContainer(store: Store, ref: string, opts: { name?: string; pause?: boolean } = {}): Promise<string> {
   if (opts.name) checkName(opts.name);
   const c = resolveContainer(store, ref);
   if (!c.baseid) throw new MincError(`container ${shortId(c.id)} has no image (baseid)`);
@@ -41,7 +44,14 @@ export async function commitContainer(store: Store, ref: string, opts: { name?: 
       const id = randomId();
       const img = join(staging, id);
       mkdirSync(img);
-      await run('cp', ['-a', '--reflink=auto', '--', `${storage}/.`, join(img, 'root')]);
+      const thaw = await freezeContainer(readContainer(store, c.id), opts.pause ?? false);
+      const forget = onInterrupt(thaw);
+      try {
+        await copyTree(storage, join(img, 'root'));
+      } finally {
+        thaw();
+        forget();
+      }
       dropMincArtifacts(join(img, 'root'));
       const config = { ...imageConfig(store, c.baseid!), created: new Date().toISOString() };
       writeFileSync(join(img, 'baseid'), `${c.baseid}\n`);

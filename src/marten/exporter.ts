@@ -5,8 +5,9 @@
  * serves both (Docker 25's layout).  `podman load`, `docker load` and
  * skopeo (docker-archive: and oci-archive:) read it.
  */
-import { createReadStream, createWriteStream, renameSync, rmSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, createReadStream, createWriteStream, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import tarStream from 'tar-stream';
 import { withContext } from '../errors.js';
@@ -50,9 +51,10 @@ export async function exportImage(store: Store, ref: string, output: string): Pr
         RepoTags: tag ? [tag] : [],
         Layers: layers.map((l) => `blobs/sha256/${hex(l.digest)}`),
       }];
-      const tmp = `${out}.marten-${process.pid}`;
+      // a random name made with O_EXCL (never through a link someone planted at a name they could guess), 0600 until complete
+      const tmp = join(dirname(out), `.${basename(out)}.marten-${randomBytes(12).toString('hex')}`);
       const pack = tarStream.pack();
-      const written = pipeline(pack, createWriteStream(tmp));
+      const written = pipeline(pack, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
       const add = (name: string, body: string): Promise<void> =>
         new Promise((res, rej) => pack.entry({ name, mode: 0o644, mtime: new Date(0) }, body, (e) => (e ? rej(e) : res())));
       try {
@@ -72,6 +74,7 @@ export async function exportImage(store: Store, ref: string, output: string): Pr
         }
         pack.finalize();
         await written;
+        chmodSync(tmp, 0o666 & ~process.umask());
         renameSync(tmp, out);
       } catch (err) {
         pack.destroy();

@@ -3,15 +3,15 @@
  * `docker save` tarball (manifest.json form, or the legacy repositories +
  * <id>/layer.tar form) or an OCI image-layout tarball.
  */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { run } from './proc.js';
 import { MincError, withContext } from '../errors.js';
 import { installImage, checkName, setImageName, type StagedLayer } from './install.js';
 import { untarLayerFile } from './layers/extract.js';
 import { defaultConfig, type ImageConfig } from './oci.js';
-import { readOciLayout } from './formats/ocilayout.js';
-import { readDockerArchive } from './formats/dockerarchive.js';
+import { readArchive } from './formats/archive.js';
+import { openRegular } from './formats/outer.js';
 import type { Store } from './store.js';
 import { moveIntoPlace, randomId, withLock, withStaging } from './txn.js';
 import { mapLimit } from './util.js';
@@ -43,7 +43,9 @@ export async function importPath(store: Store, path: string, opts: { name?: stri
   }
   if (st.isDirectory()) return importDir(store, resolve(path), opts.name);
   try {
-    return await importTarball(store, resolve(path), opts.name);
+    // a fifo or a device would be read forever (or hang): a regular file only, read through this fd
+    const fd = openRegular(path); // importTarball's to close (its read stream does)
+    return await importTarball(store, fd, opts.name);
   } catch (err) {
     throw withContext(`importing ${path}`, err);
   }
@@ -70,20 +72,14 @@ async function importDir(store: Store, dir: string, name?: string): Promise<stri
   });
 }
 
-async function importTarball(store: Store, file: string, name?: string): Promise<string> {
+async function importTarball(store: Store, fd: number, name?: string): Promise<string> {
+  let owned = true;
   return withStaging(store, async (staging) => {
+    owned = false;
     const outer = join(staging, 'archive');
     mkdirSync(outer);
-    try {
-      await run('tar', ['-x', '-f', file, '-C', outer, '--no-same-owner', '--no-same-permissions']);
-    } catch (err) {
-      throw withContext('not a tar archive', err);
-    }
-    let image: ArchiveImage;
-    if (existsSync(join(outer, 'oci-layout'))) image = readOciLayout(outer);
-    else if (existsSync(join(outer, 'manifest.json')) || existsSync(join(outer, 'repositories'))) image = readDockerArchive(outer);
-    else throw new MincError('neither a docker save tarball (manifest.json, repositories) nor an OCI image layout (oci-layout)');
-    const expected = image.config.rootfs?.diff_ids;
+    const image = await readArchive(fd, outer);
+    const expected = image.config.rootfs!.diff_ids;
     const layers = await mapLimit(image.layers, 2, async (l, i): Promise<StagedLayer> => {
       const root = join(staging, `layer${i}`);
       let diffId: string;
@@ -92,21 +88,12 @@ async function importTarball(store: Store, file: string, name?: string): Promise
       } catch (err) {
         throw withContext(`layer ${i + 1} (${l.file.slice(outer.length + 1)})`, err);
       }
-      const want = expected?.[i];
-      if (want && want !== diffId) throw new MincError(`layer ${i + 1}: its DiffID is ${diffId}, the config says ${want}`);
+      const want = expected[i];
+      if (want !== diffId) throw new MincError(`layer ${i + 1}: its DiffID is ${diffId}, the config says ${want}`);
       return { root, info: { diffId, ...(l.mediaType ? { mediaType: l.mediaType } : {}) } };
     });
-    if (expected && expected.length !== layers.length) {
-      throw new MincError(`the config lists ${expected.length} layers, the archive has ${layers.length}`);
-    }
     return installImage(store, staging, layers, image.config, name ?? (image.name ? shortName(image.name) : undefined));
+  }).finally(() => {
+    if (owned) closeSync(fd); // staging could not be made: the fd never reached its stream
   });
 }
-
-export const readJsonFile = <T>(path: string, what: string): T => {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as T;
-  } catch (err) {
-    throw withContext(`reading ${what}`, err);
-  }
-};

@@ -6,6 +6,23 @@
 import { spawn } from 'node:child_process';
 import { MincError } from '../errors.js';
 
+/** tar's warnings: noise beside the error that made it fail. */
+const WARNING = /Removing leading|Ignoring unknown extended header|implausibly old time stamp|time stamp .* in the future|A lone zero block|Exiting with failure status|Error is not recoverable: exiting now|Child returned status|socket ignored/;
+
+/**
+ * The line that says why cmd failed: its first line that is not a warning,
+ * without cmd's own "cmd: " prefix (the caller adds it once); ENOSPC said plainly.
+ */
+export function toolError(cmd: string, stderr: string): string | undefined {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const prefix = `${cmd}: `;
+  const strip = (l: string): string => (l.startsWith(prefix) ? l.slice(prefix.length) : l);
+  const nospace = lines.find((l) => /No space left on device/i.test(l));
+  if (nospace) return `no space left on device (${strip(nospace).replace(/: (Cannot write|Cannot open|Wrote only).*$/i, '').replace(/^\.\//, '')})`;
+  const real = lines.find((l) => !WARNING.test(l));
+  return real ? strip(real) : undefined;
+}
+
 export interface ProcResult {
   status: number;
   stdout: Buffer;
@@ -24,7 +41,7 @@ export function run(cmd: string, args: readonly string[], check = true): Promise
     p.on('close', (code, sig) => {
       const status = code ?? 128;
       if (check && status !== 0) {
-        reject(new MincError(`${cmd}: ${err.trim().split('\n')[0] || (sig ? `killed by ${sig}` : `status ${status}`)}`, { command: [cmd, ...args] }));
+        reject(new MincError(`${cmd}: ${toolError(cmd, err) ?? (sig ? `killed by ${sig}` : `status ${status}`)}`, { command: [cmd, ...args] }));
       } else resolve({ status, stdout: Buffer.concat(out), stderr: err });
     });
   });

@@ -10,9 +10,10 @@ import { layerInfo, listContainers, listImages } from './model.js';
 import type { Store } from './store.js';
 import { withLock } from './txn.js';
 
-const entries = (dir: string): string[] => {
+/** Entries of dir as names (latin1: one char a byte) and their paths as bytes: a name read from disk is used again as it is. */
+const entries = (dir: string): { name: string; path: Buffer }[] => {
   try {
-    return readdirSync(dir);
+    return readdirSync(dir, { encoding: 'buffer' }).map((n) => ({ name: n.toString('latin1'), path: Buffer.concat([Buffer.from(`${dir}/`), n]) }));
   } catch {
     return [];
   }
@@ -21,18 +22,18 @@ const entries = (dir: string): string[] => {
 export function prune(store: Store): Promise<string[]> {
   return withLock(store, () => {
     const removed: string[] = [];
-    for (const n of entries(store.tmp)) {
+    for (const { name: n, path } of entries(store.tmp)) {
       const pid = Number(/^(?:rmi-)?(\d+)-/.exec(n)?.[1]);
       if (pid && pid !== process.pid && processStart(pid) !== null) continue;
       if (pid === process.pid) continue;
-      rmSync(join(store.tmp, n), { recursive: true, force: true });
-      removed.push(`tmp/${n}`);
+      rmSync(path, { recursive: true, force: true });
+      removed.push(`tmp/${JSON.stringify(n).slice(1, -1)}`);
     }
     for (const c of listContainers(store)) {
       if (c.running || mountsBelow(c.dir).length > 0) continue;
-      for (const d of entries(join(c.dir, 'work'))) {
-        rmSync(join(c.dir, 'work', d), { recursive: true, force: true });
-        removed.push(`containers/${c.id.slice(0, 12)}/work/${d}`);
+      for (const { name: d, path } of entries(join(c.dir, 'work'))) {
+        rmSync(path, { recursive: true, force: true });
+        removed.push(`containers/${c.id.slice(0, 12)}/work/${JSON.stringify(d).slice(1, -1)}`);
       }
     }
     const used = new Set<string>();
@@ -40,10 +41,10 @@ export function prune(store: Store): Promise<string[]> {
       const d = layerInfo(store, i.id).digest;
       if (d) used.add(d.slice('sha256:'.length));
     }
-    for (const n of entries(store.blobs)) {
+    for (const { name: n, path } of entries(store.blobs)) {
       if (used.has(n)) continue;
-      rmSync(join(store.blobs, n), { force: true });
-      removed.push(`blobs/sha256/${n}`);
+      rmSync(path, { recursive: true, force: true });
+      removed.push(`blobs/sha256/${JSON.stringify(n).slice(1, -1)}`);
     }
     return removed;
   });

@@ -6,9 +6,14 @@
  *   blobs/sha256/<hex>  compressed layers, configs and manifests by digest
  *   tmp/<pid>-<rand>/   staging: everything is built here, then renamed into place
  *   lock                taken by every change (proper-lockfile)
+ * The store and these dirs are 0700: images keep their setuid-root files and
+ * device nodes (as they must, for root's containers), and no other user may
+ * reach them (CVE-2021-41091's class).  A store made more open (by an older
+ * marten, or by hand) is closed again whenever it is opened.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { MincError } from '../errors.js';
 
 export const CONF_FILE = '/etc/mincs.conf';
 export const DEFAULT_DIR = '/var/lib/mincs';
@@ -31,6 +36,23 @@ export class Store {
   readonly dir: string;
   constructor(dir = storeDir()) {
     this.dir = dir;
+    this.secure();
+  }
+  /** The top dirs, closed to other users. */
+  private get tops(): string[] {
+    return [this.dir, this.images, this.containers, join(this.dir, 'blobs'), this.blobs, this.tmp];
+  }
+  /** Make the store's dirs that exist 0700 (not following a symlink in the store, the top itself aside). */
+  secure(): void {
+    for (const d of this.tops) {
+      try {
+        const st = d === this.dir ? null : lstatSync(d);
+        if (st && !st.isDirectory()) continue;
+        chmodSync(d, 0o700);
+      } catch {
+        /* not made yet */
+      }
+    }
   }
   get images(): string {
     return join(this.dir, 'images');
@@ -66,7 +88,9 @@ export class Store {
   }
   /** Make the layout (a no-op once made). */
   ensure(): this {
-    for (const d of [this.images, this.containers, this.blobs, this.tmp]) mkdirSync(d, { recursive: true });
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    for (const d of this.tops) mkdirSync(d, { recursive: true, mode: 0o700 });
+    this.secure();
     return this;
   }
   /** Read only the store: does it exist at all? */
@@ -77,7 +101,7 @@ export class Store {
 
 export function digestHex(digest: string): string {
   const m = /^sha256:([0-9a-f]{64})$/.exec(digest);
-  if (!m) throw new Error(`unsupported digest '${digest}' (sha256 only)`);
+  if (!m) throw new MincError(`unsupported digest '${String(digest).slice(0, 80)}' (sha256:<64 hex> only)`);
   return m[1]!;
 }
 

@@ -12,6 +12,14 @@ import { withContext } from '../errors.js';
 import type { Store } from './store.js';
 
 const staged = new Set<string>();
+const onStop = new Set<() => void>();
+
+/** Run fn too if marten is interrupted (a frozen container is thawed); returns the unregister function. */
+export function onInterrupt(fn: () => void): () => void {
+  installHandlers();
+  onStop.add(fn);
+  return () => void onStop.delete(fn);
+}
 let handlersInstalled = false;
 
 /** Staging dirs go away on SIGINT/SIGTERM/SIGHUP too: an interrupted pull leaves nothing. */
@@ -20,6 +28,7 @@ function installHandlers(): void {
   handlersInstalled = true;
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(sig, () => {
+      for (const fn of onStop) fn();
       for (const d of staged) rmSync(d, { recursive: true, force: true });
       process.stderr.write(`marten: interrupted (${sig}); nothing was added to the store\n`);
       process.exit(128 + ({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const)[sig]);
@@ -78,7 +87,7 @@ export const randomId = (): string => randomBytes(32).toString('hex');
 /** Write a file atomically (temp file beside it, then rename). */
 export function writeAtomic(path: string, data: string | Buffer): void {
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  writeFileSync(tmp, data);
+  writeFileSync(tmp, data, { flag: 'wx' });
   renameSync(tmp, path);
 }
 

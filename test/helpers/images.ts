@@ -109,7 +109,7 @@ export function dockerSaveTar(fx: Fixture, out: string, repoTag: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** A legacy `docker save` tarball: repositories and <id>/{json,layer.tar} chained by parent. */
+/** A legacy `docker save` tarball: repositories and <id>/{json,layer.tar} chained by parent; the top json carries the config's rootfs.diff_ids (marten checks the layers against them). */
 export function dockerLegacyTar(fx: Fixture, out: string, repo: string, tag: string): void {
   const dir = mkdtempSync('/tmp/marten-test-legacy-');
   let parent: string | undefined;
@@ -119,7 +119,7 @@ export function dockerLegacyTar(fx: Fixture, out: string, repo: string, tag: str
     writeFileSync(join(dir, id, 'layer.tar'), l);
     writeFileSync(join(dir, id, 'VERSION'), '1.0');
     const top = i === fx.layers.length - 1;
-    writeFileSync(join(dir, id, 'json'), JSON.stringify({ id, ...(parent ? { parent } : {}), ...(top ? { config: (fx.config as { config: unknown }).config, architecture: 'amd64', os: 'linux' } : {}) }));
+    writeFileSync(join(dir, id, 'json'), JSON.stringify({ id, ...(parent ? { parent } : {}), ...(top ? { config: (fx.config as { config: unknown }).config, architecture: 'amd64', os: 'linux', rootfs: fx.config.rootfs } : {}) }));
     parent = id;
   });
   writeFileSync(join(dir, 'repositories'), JSON.stringify({ [repo]: { [tag]: parent } }));

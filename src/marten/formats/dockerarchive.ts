@@ -1,79 +1,65 @@
 /**
  * Reading an unpacked `docker save` tarball: the manifest.json form
  * ([{Config, RepoTags, Layers}]) or the legacy form (repositories and
- * <id>/json with parent links, <id>/layer.tar).
+ * <id>/json with parent links, <id>/layer.tar).  Every JSON member is
+ * bounded and its shape checked (formats/shape.ts).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join, normalize } from 'node:path';
-import { MincError, withContext } from '../../errors.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { MincError } from '../../errors.js';
 import type { ArchiveImage } from '../importer.js';
 import { defaultConfig, type ImageConfig } from '../oci.js';
+import { memberPath, readJsonMember } from './outer.js';
+import { array, imageConfig, isObject, object, optString, string, strings } from './shape.js';
 
 /** A path named by the archive, kept inside it. */
-function inside(dir: string, rel: string): string {
-  const n = normalize(rel);
-  if (n.startsWith('..') || n.startsWith('/')) throw new MincError(`the archive names a path outside itself: ${rel}`);
-  return join(dir, n);
-}
-
-function json<T>(path: string, what: string): T {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as T;
-  } catch (err) {
-    throw withContext(`reading ${what}`, err);
-  }
-}
-
-interface SaveEntry {
-  Config: string;
-  RepoTags?: string[] | null;
-  Layers: string[];
-}
+const inside = (dir: string, rel: string): string => join(dir, memberPath(rel));
 
 export function readDockerArchive(dir: string): ArchiveImage {
   if (existsSync(join(dir, 'manifest.json'))) {
-    const entries = json<SaveEntry[]>(join(dir, 'manifest.json'), 'manifest.json');
-    const e = entries[0];
-    if (!e?.Config || !Array.isArray(e.Layers)) throw new MincError('manifest.json names no image');
+    const doc = 'manifest.json';
+    const entries = array(readJsonMember(dir, 'manifest.json', doc), doc, '');
+    if (entries.length === 0) throw new MincError('manifest.json names no image');
+    const e = object(entries[0], doc, '[0]');
+    const configPath = string(e.Config, doc, '[0].Config');
+    const layers = strings(e.Layers, doc, '[0].Layers');
+    const tags = e.RepoTags === undefined || e.RepoTags === null ? [] : strings(e.RepoTags, doc, '[0].RepoTags');
     if (entries.length > 1) process.stderr.write(`marten: the archive holds ${entries.length} images; importing the first\n`);
     return {
-      layers: e.Layers.map((l) => ({ file: inside(dir, l) })),
-      config: json<ImageConfig>(inside(dir, e.Config), e.Config),
-      name: e.RepoTags?.[0],
+      layers: layers.map((l) => ({ file: inside(dir, l) })),
+      config: imageConfig(readJsonMember(dir, configPath, configPath), configPath),
+      name: tags[0],
     };
   }
   return readLegacy(dir);
 }
 
-interface LegacyJson {
-  id?: string;
-  parent?: string;
-  config?: ImageConfig['config'];
-  architecture?: string;
-  os?: string;
-  created?: string;
-}
-
 function readLegacy(dir: string): ArchiveImage {
-  const repos = json<Record<string, Record<string, string>>>(join(dir, 'repositories'), 'repositories');
+  const repos = object(readJsonMember(dir, 'repositories', 'repositories'), 'repositories', '');
   const repo = Object.keys(repos)[0];
-  const tags = repo ? repos[repo] ?? {} : {};
+  const tags = repo ? object(repos[repo], 'repositories', repo) : {};
   const tag = 'latest' in tags ? 'latest' : Object.keys(tags)[0];
-  const top = tag ? tags[tag] : undefined;
+  const top = tag ? string(tags[tag], 'repositories', `${repo}.${tag}`) : undefined;
   if (!repo || !tag || !top) throw new MincError('repositories names no image');
   const chain: string[] = [];
-  let topJson: LegacyJson | null = null;
+  let topJson: Record<string, unknown> | null = null;
   for (let id: string | undefined = top; id; ) {
-    if (!/^[0-9a-f]{64}$/.test(id) || chain.includes(id)) throw new MincError(`bad layer id '${id}' in the archive`);
+    if (!/^[0-9a-f]{64}$/.test(id) || chain.includes(id)) throw new MincError(`bad layer id '${id.slice(0, 80)}' in the archive`);
+    if (chain.length >= 256) throw new MincError('the archive chains more than 256 layers');
     chain.unshift(id);
-    const j: LegacyJson = json<LegacyJson>(inside(dir, `${id}/json`), `${id.slice(0, 12)}/json`);
+    const what = `${id.slice(0, 12)}/json`;
+    const j = object(readJsonMember(dir, `${id}/json`, what), what, '');
     topJson ??= j;
-    id = j.parent;
+    id = optString(j.parent, what, 'parent');
   }
-  const config: ImageConfig = { ...defaultConfig(), rootfs: undefined };
+  // the top layer's json is (a superset of) the image config; its rootfs.diff_ids, if any, check the layers
+  const full = imageConfig({ ...topJson }, `${top.slice(0, 12)}/json`);
+  const config: ImageConfig = { ...defaultConfig() };
   delete config.rootfs;
-  if (topJson?.config) config.config = topJson.config;
-  if (topJson?.architecture) config.architecture = topJson.architecture;
-  if (topJson?.created) config.created = topJson.created;
+  if (full.config) config.config = full.config;
+  if (full.architecture) config.architecture = full.architecture;
+  if (full.os) config.os = full.os;
+  if (full.created) config.created = full.created;
+  if (isObject(full.rootfs)) config.rootfs = full.rootfs;
   return { layers: chain.map((id) => ({ file: inside(dir, `${id}/layer.tar`) })), config, name: `${repo}:${tag}` };
 }

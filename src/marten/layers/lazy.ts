@@ -12,10 +12,10 @@ import { isPacked, layerChain, layerInfo, shortId } from '../model.js';
 import type { Store } from '../store.js';
 import { withLock, withStaging } from '../txn.js';
 import { mapLimit } from '../util.js';
-import { untarLayerFile } from './extract.js';
+import { untarLayerFile, type UnpackOptions } from './extract.js';
 
 /** Unpack the image's packed layers (in parallel); resolves to the ids unpacked. */
-export async function unpackImage(store: Store, id: string): Promise<string[]> {
+export async function unpackImage(store: Store, id: string, opts: UnpackOptions = {}): Promise<string[]> {
   const packed = layerChain(store, id).filter((l) => isPacked(store, l));
   if (packed.length === 0) return [];
   return withStaging(store, async (staging) => {
@@ -23,7 +23,7 @@ export async function unpackImage(store: Store, id: string): Promise<string[]> {
       const info = layerInfo(store, l);
       const dest = join(staging, l);
       try {
-        const got = await untarLayerFile(store.blob(info.digest!), dest, info.mediaType);
+        const got = await untarLayerFile(store.blob(info.digest!), dest, info.mediaType, undefined, opts);
         if (got !== info.diffId) throw new MincError(`its content is ${got}, the config says ${info.diffId}`);
       } catch (err) {
         throw withContext(`unpacking layer ${shortId(l)} (${info.digest})`, err);

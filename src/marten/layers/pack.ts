@@ -1,21 +1,22 @@
 /**
  * Packing a layer directory (overlayfs form: an image root or a container's
- * storage) as an OCI layer tar (tar-stream), overlayfs whiteouts turned back
- * into OCI ones:  char device 0/0 NAME -> .wh.NAME,  an opaque directory
- * (trusted.overlay.opaque=y) -> DIR/.wh..wh..opq.  Written gzipped to a file;
- * resolves to the DiffID (uncompressed) and digest (compressed).
+ * storage) as an OCI layer tar, overlayfs whiteouts turned back into OCI
+ * ones:  char device 0/0 NAME -> .wh.NAME,  an opaque directory
+ * (trusted.overlay.opaque=y) -> DIR/.wh..wh..opq.  Names are bytes from
+ * readdir to the tar header (tarwriter.ts), never strings.  Written gzipped
+ * to a file; resolves to the DiffID (uncompressed) and digest (compressed).
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { constants as C, createWriteStream } from 'node:fs';
+import { lstat, open, readdir, readlink } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, constants as zc } from 'node:zlib';
 import { run } from '../proc.js';
-import tarStream, { type Header } from 'tar-stream';
-import { withContext } from '../../errors.js';
+import { MincError, withContext } from '../../errors.js';
 import { Hasher } from './hasher.js';
+import { BLOCK, END, encodeHeader, padding, type TarHeader } from './tarwriter.js';
 
-/** Directories under root marked opaque (getfattr -R, one process). */
+/** Directories under root marked opaque (getfattr -R, one process), as latin1 strings of their path bytes. */
 export async function opaqueDirs(root: string): Promise<Set<string>> {
   const r = await run('getfattr', ['-R', '-P', '--absolute-names', '-d', '-m', '^trusted\\.overlay\\.opaque$', root], false)
     .catch((e: unknown) => {
@@ -23,7 +24,8 @@ export async function opaqueDirs(root: string): Promise<Set<string>> {
     });
   const out = new Set<string>();
   let file: string | null = null;
-  for (const line of r.stdout.toString().split('\n')) {
+  // getfattr escapes unprintable bytes (and backslash) as \ooo: latin1 keeps every other byte as one char
+  for (const line of r.stdout.toString('latin1').split('\n')) {
     if (line.startsWith('# file: ')) file = line.slice(8).replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
     else if (file && /^trusted\.overlay\.opaque="y"/i.test(line)) out.add(file);
   }
@@ -33,46 +35,66 @@ export async function opaqueDirs(root: string): Promise<Set<string>> {
 const major = (rdev: number): number => Math.floor(rdev / 256) & 0xfff;
 const minor = (rdev: number): number => (rdev & 0xff) | ((Math.floor(rdev / 4096) & 0xfff00) >>> 0);
 
-type Pack = ReturnType<typeof tarStream.pack>;
+const SLASH = Buffer.from('/');
+const cat = (...b: Buffer[]): Buffer => Buffer.concat(b);
+const key = (b: Buffer): string => b.toString('latin1');
 
-function add(pack: Pack, header: Partial<Header> & { name: string }, body?: string): Promise<void> {
-  return new Promise((resolve, reject) => pack.entry(header, body ?? '', (err) => (err ? reject(err) : resolve())));
+/** A regular file's bytes, read through an fd opened without following a link: exactly size bytes. */
+async function* fileBody(full: Buffer, size: number, shown: string): AsyncGenerator<Buffer> {
+  const fh = await open(full, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
+  try {
+    let left = size;
+    while (left > 0) {
+      const buf = Buffer.allocUnsafe(Math.min(left, 1 << 20));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) throw new MincError(`${shown} shrank while it was packed`);
+      left -= bytesRead;
+      yield buf.subarray(0, bytesRead);
+    }
+  } finally {
+    await fh.close();
+  }
 }
 
-async function walk(pack: Pack, root: string, rel: string, opaque: Set<string>, links: Map<string, string>): Promise<void> {
-  const names = (await readdir(join(root, rel))).sort();
+async function* walk(root: Buffer, rel: Buffer | null, opaque: Set<string>, links: Map<string, Buffer>): AsyncGenerator<Buffer> {
+  const dir = rel ? cat(root, SLASH, rel) : root;
+  const names = (await readdir(dir, { encoding: 'buffer' })).sort(Buffer.compare);
   for (const n of names) {
-    const path = rel ? `${rel}/${n}` : n;
-    const full = join(root, path);
+    const path = rel ? cat(rel, SLASH, n) : n;
+    const full = cat(root, SLASH, path);
     const st = await lstat(full);
-    const base = { name: path, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime };
+    const base = { name: path, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000) };
+    const emit = (h: Partial<TarHeader> & { type: TarHeader['type'] }): Buffer => encodeHeader({ ...base, ...h });
     if (st.isCharacterDevice() && st.rdev === 0) {
-      await add(pack, { ...base, name: rel ? `${rel}/.wh.${n}` : `.wh.${n}`, mode: 0, size: 0 });
+      yield emit({ type: 'file', name: cat(rel ? cat(rel, SLASH) : Buffer.alloc(0), Buffer.from('.wh.'), n), mode: 0, size: 0 });
     } else if (st.isDirectory()) {
-      await add(pack, { ...base, type: 'directory' });
-      if (opaque.has(full)) await add(pack, { ...base, name: `${path}/.wh..wh..opq`, mode: 0, size: 0 });
-      await walk(pack, root, path, opaque, links);
+      yield emit({ type: 'directory' });
+      if (opaque.has(key(full))) yield emit({ type: 'file', name: cat(path, Buffer.from('/.wh..wh..opq')), mode: 0, size: 0 });
+      yield* walk(root, path, opaque, links);
     } else if (st.isSymbolicLink()) {
-      await add(pack, { ...base, type: 'symlink', linkname: await readlink(full) });
+      yield emit({ type: 'symlink', linkname: await readlink(full, { encoding: 'buffer' }) });
     } else if (st.isFile()) {
-      const key = `${st.dev}:${st.ino}`;
-      const first = st.nlink > 1 ? links.get(key) : undefined;
+      const id = `${st.dev}:${st.ino}`;
+      const first = st.nlink > 1 ? links.get(id) : undefined;
       if (first !== undefined) {
-        await add(pack, { ...base, type: 'link', linkname: first, size: 0 });
+        yield emit({ type: 'link', linkname: first });
         continue;
       }
-      if (st.nlink > 1) links.set(key, path);
-      await new Promise<void>((resolve, reject) => {
-        const entry = pack.entry({ ...base, type: 'file', size: st.size }, (err) => (err ? reject(err) : resolve()));
-        pipeline(createReadStream(full, { highWaterMark: 1024 * 1024 }), entry).catch(reject);
-      });
+      if (st.nlink > 1) links.set(id, path);
+      yield emit({ type: 'file', size: st.size });
+      yield* fileBody(full, st.size, key(path));
+      yield padding(st.size);
     } else if (st.isCharacterDevice() || st.isBlockDevice()) {
-      const type = st.isCharacterDevice() ? 'character-device' : 'block-device';
-      await add(pack, { ...base, type, devmajor: major(st.rdev), devminor: minor(st.rdev) });
+      yield emit({ type: st.isCharacterDevice() ? 'character-device' : 'block-device', devmajor: major(st.rdev), devminor: minor(st.rdev) });
     } else if (st.isFIFO()) {
-      await add(pack, { ...base, type: 'fifo' });
+      yield emit({ type: 'fifo' });
     } // sockets are not archived (as tar does)
   }
+}
+
+async function* layerTar(root: string, opaque: Set<string>): AsyncGenerator<Buffer> {
+  yield* walk(Buffer.from(root), null, opaque, new Map());
+  yield END;
 }
 
 export interface PackedLayer {
@@ -85,19 +107,18 @@ export interface PackedLayer {
 export async function packLayer(root: string, file: string, gzip = true): Promise<PackedLayer> {
   try {
     const opaque = await opaqueDirs(root);
-    const pack = tarStream.pack();
     const diff = new Hasher();
     const blob = new Hasher();
-    const written = gzip
-      ? pipeline(pack, diff, createGzip({ level: zc.Z_DEFAULT_COMPRESSION, chunkSize: 256 * 1024 }), blob, createWriteStream(file))
-      : pipeline(pack, diff, blob, createWriteStream(file));
-    const walked = walk(pack, root, '', opaque, new Map()).then(() => pack.finalize(), (e: unknown) => {
-      pack.destroy(e as Error);
-      throw e;
-    });
-    await Promise.all([walked, written]);
+    const tar = Readable.from(layerTar(root, opaque), { objectMode: false, highWaterMark: 64 * BLOCK });
+    const out = createWriteStream(file, { flags: 'wx', mode: 0o600 });
+    await (gzip
+      ? pipeline(tar, diff, createGzip({ level: zc.Z_DEFAULT_COMPRESSION, chunkSize: 256 * 1024 }), blob, out)
+      : pipeline(tar, diff, blob, out));
     return { diffId: diff.digest(), digest: blob.digest(), size: blob.bytes };
   } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOSPC') throw new MincError(`packing ${root} as a layer into ${file}: no space left on device`);
+    if (e.code && e.syscall) throw new MincError(`packing ${root} as a layer: ${e.syscall} failed (${e.code})`);
     throw withContext(`packing ${root} as a layer`, err);
   }
 }

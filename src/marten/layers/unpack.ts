@@ -6,20 +6,21 @@
  * `zstd -dc` instead.  Then OCI whiteouts become overlayfs ones.
  */
 import { spawn } from 'node:child_process';
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, statfsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { MincError, withContext } from '../../errors.js';
-import { convertWhiteouts, type Compression } from './extract.js';
+import { convertWhiteouts, type Compression, type UnpackOptions } from './extract.js';
 import { Hasher } from './hasher.js';
+import { toolError } from '../proc.js';
 
 export const TAR_EXTRACT = ['-x', '--ignore-zeros', '-f', '-', '--numeric-owner', '--same-permissions', '--same-owner',
   '--xattrs', '--xattrs-include=security.capability', '--xattrs-include=user.*'];
 
 /** A child process as a stream stage (stdin -> stdout); its failure names it and its first stderr line. */
-function childStage(cmd: string, args: string[], stdout: 'pipe' | 'ignore'): { proc: ReturnType<typeof spawn>; done: Promise<void> } {
+export function childStage(cmd: string, args: string[], stdout: 'pipe' | 'ignore'): { proc: ReturnType<typeof spawn>; done: Promise<void> } {
   const proc = spawn(cmd, args, { stdio: ['pipe', stdout, 'pipe'] });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
@@ -27,33 +28,76 @@ function childStage(cmd: string, args: string[], stdout: 'pipe' | 'ignore'): { p
     proc.on('error', (e) => reject(new MincError(`${cmd}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : e.message}`)));
     proc.on('close', (code, sig) => {
       if (code === 0) resolve();
-      else reject(new MincError(`${cmd}: ${err.trim().split('\n')[0] || (sig ? `killed by ${sig}` : `status ${code}`)}`));
+      else reject(new MincError(`${cmd}: ${toolError(cmd, err) ?? (sig ? `killed by ${sig}` : `status ${code}`)}`));
     });
   });
   return { proc, done };
 }
 
+/** The default bound of a layer's uncompressed size (--max-layer-size): a gzip bomb stops there. */
+export const DEFAULT_MAX_LAYER = 32 * 2 ** 30;
+
+/** Passes at most max bytes; one more is an error (a gzip bomb is stopped, not unpacked). */
+function limit(max: number, shown: string): Transform {
+  let n = 0;
+  return new Transform({
+    highWaterMark: 1 << 20,
+    transform(chunk: Buffer, _e, cb) {
+      n += chunk.length;
+      if (n > max) cb(new MincError(`the layer is larger than ${shown} uncompressed (--max-layer-size): stopped`));
+      else cb(null, chunk);
+    },
+  });
+}
+
+/** The file system of dir is (nearly) full. */
+function full(dir: string): boolean {
+  try {
+    const s = statfsSync(dir);
+    return s.bavail * s.bsize < 1 << 20;
+  } catch {
+    return false;
+  }
+}
+
 /** Unpack FILE (compressed as kind) into dest; resolves to its DiffID (and checks the file's digest if asked). */
-export async function unpackFile(file: string, kind: Compression, dest: string, expectDigest?: string): Promise<string> {
-  await mkdir(dest, { recursive: true });
+export async function unpackFile(file: number, kind: Compression, dest: string, expectDigest?: string, opts: UnpackOptions = {}): Promise<string> {
+  // file is an fd this function owns: its read stream closes it
+  try {
+    await mkdir(dest, { recursive: true });
+  } catch (err) {
+    closeSync(file);
+    throw err;
+  }
   // the file's own digest only when asked (a pulled blob was checked as it came)
   const packed = expectDigest ? new Hasher() : new PassThrough({ highWaterMark: 1 << 20 });
   const diff = new Hasher();
+  const max = opts.maxSize ?? DEFAULT_MAX_LAYER;
+  const bound = limit(max, opts.maxSizeText ?? `${max} bytes`);
   const tar = childStage('tar', [...TAR_EXTRACT, '-C', dest], 'ignore');
   let zstd: ReturnType<typeof childStage> | null = null;
   const feed: Promise<unknown>[] = [];
   if (kind === 'zstd') {
     zstd = childStage('zstd', ['-dcq'], 'pipe');
-    feed.push(pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), packed, zstd.proc.stdin!));
-    feed.push(pipeline(zstd.proc.stdout as Readable, diff, tar.proc.stdin!));
+    feed.push(pipeline(createReadStream('', { fd: file, start: 0, highWaterMark: 1 << 20 }), packed, zstd.proc.stdin!));
+    feed.push(pipeline(zstd.proc.stdout as Readable, bound, diff, tar.proc.stdin!));
   } else {
-    feed.push(pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), packed, kind === 'gzip' ? createGunzip() : new PassThrough(), diff, tar.proc.stdin!));
+    feed.push(pipeline(createReadStream('', { fd: file, start: 0, highWaterMark: 1 << 20 }), packed, kind === 'gzip' ? createGunzip() : new PassThrough(), bound, diff, tar.proc.stdin!));
   }
   const results = await Promise.allSettled([...feed, zstd?.done, tar.done]);
   // a broken stream (bad gzip) says more than tar's "unexpected EOF"; a tar that failed says more than the EPIPE it caused
   const errs = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error & { code?: string }] : []));
   const bad = errs.find((e) => !['EPIPE', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED'].includes(e.code ?? '') && !(e instanceof MincError)) ?? errs.find((e) => e instanceof MincError) ?? errs[0];
-  if (bad) throw withContext('unpacking', bad);
+  if (bad) {
+    // the limit stops the feed first; tar's complaint about the cut archive says less
+    const stopped = errs.find((e) => e instanceof MincError && /--max-layer-size/.test(e.message));
+    if (stopped) throw stopped;
+    if ((bad as { code?: string }).code === 'ENOSPC' || (/Wrote only \d+ of \d+ bytes/.test(bad.message) && full(dest))) {
+      // GNU tar reports the short write of a full disk as "Wrote only N of M bytes"
+      throw new MincError(`unpacking into ${dest}: no space left on device (${bad.message.replace(/^tar: /, '').replace(/: Wrote only.*$/, '')})`);
+    }
+    throw withContext('unpacking', bad);
+  }
   if (expectDigest && packed instanceof Hasher && packed.digest() !== expectDigest) {
     throw new MincError(`digest mismatch: expected ${expectDigest}, got ${packed.digest()}`);
   }
