@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerLegacyTar, dockerSaveTar, ociLayoutTar, threeLayerImage, type Fixture } from '../helpers/images.js';
@@ -130,6 +130,18 @@ describe('minc -r IMAGE and containers', () => {
     expect((await store.marten(['rename', container, 'box1'])).exitCode).toBe(0);
     r = await store.minc(['-t', 'box1', 'sh', '-c', 'hostname; cat /data/new; test -e /keep || echo no-keep']);
     expect(r.stdout).toBe('box1\nchanged\nno-keep');
+  });
+
+  it("commits what minc made for itself as nothing: a container that ran `true` adds an empty layer", async () => {
+    const r = await store.minc(['-r', 'three:v1', 'true']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const id = /^([0-9a-f]{12})$/m.exec(r.stderr)![1]!;
+    const c = await store.marten(['commit', id, '--name', 'nothing-new']);
+    expect(c.exitCode, c.stderr).toBe(0);
+    const img = lastLine(c.stdout);
+    expect(readdirSync(join(store.dir, 'images', img, 'root'))).toEqual([]);
+    expect((await store.marten(['rmi', 'nothing-new'])).exitCode).toBe(0);
+    expect((await store.marten(['rm', id])).exitCode).toBe(0);
   });
 
   it('commits a container: what it deleted stays deleted in the new image', async () => {

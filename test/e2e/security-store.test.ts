@@ -153,6 +153,19 @@ describe('docker save / OCI layout import trusts nothing in the outer archive (i
       blob(cfg), blob(manifest), blob(layer),
     ]), /DiffID|diff_ids/);
   });
+  it('an OCI layout blob whose bytes are not its digest: one line saying so (it read "Digest already called")', async () => {
+    const other = Buffer.concat([layer, Buffer.alloc(1024)]);
+    const cfg = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha(layer)] } });
+    const manifest = JSON.stringify({ schemaVersion: 2, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(cfg), size: cfg.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(layer), size: layer.length }] });
+    const e = await importing('oci-badblob', tarBuffer([
+      { name: 'oci-layout', body: '{"imageLayoutVersion":"1.0.0"}' },
+      { name: 'index.json', body: JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: manifest.length }] }) },
+      { name: `blobs/sha256/${sha(cfg).slice(7)}`, body: cfg }, { name: `blobs/sha256/${sha(manifest).slice(7)}`, body: manifest },
+      { name: `blobs/sha256/${sha(layer).slice(7)}`, body: other },
+    ]), /digest mismatch|size|DiffID/);
+    expect(e).not.toMatch(/already called/);
+  });
   it('says which field of a wrongly shaped manifest.json is wrong, with no JavaScript internals', async () => {
     const e = await importing('shape', saveTar([layer], [{ name: 'manifest.json', body: JSON.stringify([{ Config: 7, Layers: [null] }]) }]), /manifest\.json.*Config/);
     expect(e).not.toMatch(/argument|undefined|null|Cannot read/);

@@ -98,9 +98,9 @@ export async function unpackFile(file: number, kind: Compression, dest: string, 
     }
     throw withContext('unpacking', bad);
   }
-  if (expectDigest && packed instanceof Hasher && packed.digest() !== expectDigest) {
-    throw new MincError(`digest mismatch: expected ${expectDigest}, got ${packed.digest()}`);
-  }
+  // (digest() once: a hash object gives its digest only once)
+  const got = expectDigest && packed instanceof Hasher ? packed.digest() : expectDigest;
+  if (got !== expectDigest) throw new MincError(`layer ${expectDigest}: digest mismatch (got ${got}): the image is corrupt; pull or export it again`);
   await convertWhiteouts(dest);
   return diff.digest();
 }
