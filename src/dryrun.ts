@@ -16,8 +16,11 @@ export function dryRun(config: Config, facts: Facts): number {
     `:;: Write resolv.conf, hosts, utsname and settings into it ;:`,
   ];
   const plan = buildPlan({ config, facts, tempdir });
-  for (const [name, content] of Object.entries(plan.files ?? {})) {
-    out.push(`:;: Write ${name} into it ;:`, ...content.split('\n').filter(Boolean).map((l) => `# ${l}`));
+  // (a mount table's lines are shown with their steps below)
+  const tables = new Set(plan.steps.map((st) => st.table).filter(Boolean));
+  for (const [name, content] of Object.entries(plan.files ?? {}).filter(([n]) => !tables.has(n))) {
+    if (typeof content !== 'string') out.push(`:;: Link ${name} -> ${content.symlink} in it ;:`);
+    else out.push(`:;: Write ${name} into it ;:`, ...content.split('\n').filter(Boolean).map((l) => `# ${l}`));
   }
   out.push(...describeHost(config, tempdir)); // network, cgroups, --cpu: before the namespaces
   const argv = dryLauncher(config, facts, tempdir, launcherArgv(facts, config.command));

@@ -6,8 +6,9 @@
  */
 import type { Config } from '../options/validate.js';
 import type { Facts } from '../run/facts.js';
-import { DEVICES, DEV_LINKS, MASKED, PROC_READONLY, PUT_OLD, type Tool } from './paths.js';
-import type { Arg, Plan, Step } from './types.js';
+import { BELOW, DEVICES, DEVLINKS, DEV_LINKS, MASKED, PROC_READONLY, PUT_OLD, type Tool } from './paths.js';
+import { gatherTables } from './table.js';
+import type { Arg, Plan, PlanFile, Step } from './types.js';
 import { extraNsSteps } from './extra.js';
 import { hideSteps, hostViewFiles, runSteps, submountSteps } from './hostview.js';
 
@@ -22,6 +23,9 @@ export interface PlanInput {
 
 const s = (why: string, ...argv: Arg[]): Step => ({ why, argv });
 
+/** A mount below the new root: a line of the mount table BELOW, mounted with the others by one mount(8) (plan/table.ts). */
+const m = (why: string, ...argv: Arg[]): Step => ({ why, argv, table: BELOW });
+
 /** The host's library directories as seen from the new root. */
 const hostLibpath = (facts: Facts): string => facts.libpath.split(':').map((d) => PUT_OLD + d).join(':');
 
@@ -33,11 +37,14 @@ function tool(facts: Facts, name: Tool): string {
 
 const rootOf = (tempdir: string): string => `${tempdir}/root`;
 
-/** The namespace itself and the container's root (MINCS's minc-core and minc-coat). */
+/**
+ * The namespace itself and the container's root (MINCS's minc-core and
+ * minc-coat).  (The mount namespace is private already: unshare --mount's
+ * default propagation is private, so nothing mounted here reaches the host.)
+ */
 export function rootSteps({ config, facts, tempdir }: PlanInput): Step[] {
   const root = rootOf(tempdir);
   const steps: Step[] = [s('Note the pid of this init as the host sees it (written to TEMPDIR/pid once the command starts)', 'host_pid')];
-  steps.push(s('Make the mount namespace private: nothing mounted here propagates to the host', tool(facts, 'mount'), '--make-rprivate', '/'));
   if (config.direct) {
     steps.push(s('Bind the root directory itself (--direct): writes reach it', tool(facts, 'mount'), '--bind', config.rootdir, root));
   } else {
@@ -70,14 +77,14 @@ export function procSysSteps({ facts, tempdir }: PlanInput): Step[] {
   const root = rootOf(tempdir);
   const steps: Step[] = [
     s('/proc mount point (not a symlink of the root directory)', 'plain_dir', `${root}/proc`),
-    s('A fresh procfs: only the processes of this PID namespace show', tool(facts, 'mount'), '-t', 'proc', '-o', 'nosuid,nodev,noexec', 'proc', `${root}/proc`),
+    m('A fresh procfs: only the processes of this PID namespace show', tool(facts, 'mount'), '-t', 'proc', '-o', 'nosuid,nodev,noexec', 'proc', `${root}/proc`),
   ];
   for (const p of PROC_READONLY) {
-    if (facts.existing.has(p)) steps.push(s(`${p} is read-only: kernel settings stay the host's`, tool(facts, 'mount'), '--bind', '-o', 'ro', `${root}${p}`, `${root}${p}`));
+    if (facts.existing.has(p)) steps.push(m(`${p} is read-only: kernel settings stay the host's`, tool(facts, 'mount'), '--bind', '-o', 'ro', `${root}${p}`, `${root}${p}`));
   }
   steps.push(
     s('/sys mount point', 'plain_dir', `${root}/sys`),
-    s('/sys is read-only (MINCS binds it writable)', tool(facts, 'mount'), '-t', 'sysfs', '-o', 'ro,nosuid,nodev,noexec', 'sysfs', `${root}/sys`),
+    m('/sys is read-only (MINCS binds it writable)', tool(facts, 'mount'), '-t', 'sysfs', '-o', 'ro,nosuid,nodev,noexec', 'sysfs', `${root}/sys`),
   );
   return steps;
 }
@@ -91,8 +98,8 @@ export function maskSteps({ facts, tempdir }: PlanInput): Step[] {
   const root = rootOf(tempdir);
   return MASKED.flatMap((p) => {
     const kind = facts.existing.get(p);
-    if (kind === 'file') return [s(`Mask ${p} (runc's masked paths)`, tool(facts, 'mount'), '--bind', '/dev/null', `${root}${p}`)];
-    if (kind === 'dir') return [s(`Mask ${p} (runc's masked paths)`, tool(facts, 'mount'), '-t', 'tmpfs', '-o', 'ro,nosuid,nodev,noexec', 'tmpfs', `${root}${p}`)];
+    if (kind === 'file') return [m(`Mask ${p} (runc's masked paths)`, tool(facts, 'mount'), '--bind', '/dev/null', `${root}${p}`)];
+    if (kind === 'dir') return [m(`Mask ${p} (runc's masked paths)`, tool(facts, 'mount'), '-t', 'tmpfs', '-o', 'ro,nosuid,nodev,noexec', 'tmpfs', `${root}${p}`)];
     return [];
   });
 }
@@ -104,34 +111,32 @@ export function devSteps({ config, facts, tempdir }: PlanInput): Step[] {
   const mount = tool(facts, 'mount');
   const steps: Step[] = [s('/dev mount point', 'plain_dir', dev)];
   if (config.usedev) {
-    steps.push(s("Mount the host's devtmpfs on /dev (--usedev): its nodes are the host's", mount, '-t', 'devtmpfs', 'devtmpfs', dev));
+    steps.push(m("Mount the host's devtmpfs on /dev (--usedev): its nodes are the host's", mount, '-t', 'devtmpfs', 'devtmpfs', dev));
   } else {
-    steps.push(
-      s('A private /dev: a chmod or rm in it cannot touch the host', mount, '-t', 'tmpfs', '-o', 'mode=755,nosuid,size=65536k', 'tmpfs', dev),
-      s('Directories for devpts, POSIX shared memory and message queues', tool(facts, 'mkdir'), `${dev}/pts`, `${dev}/shm`, `${dev}/mqueue`),
-    );
+    steps.push(m('A private /dev: a chmod or rm in it cannot touch the host', mount, '-t', 'tmpfs', '-o', 'mode=755,nosuid,size=65536k', 'tmpfs', dev));
+    // the links every /dev has are made by the runner in TEMPDIR/devlinks (devLinkFiles) and copied in with the nodes
+    const links = DEV_LINKS.map(([, link]) => `${tempdir}/${DEVLINKS}/${link.split('/').at(-1)}`);
+    const named = DEV_LINKS.map(([t, l]) => `${l} -> ${t}`).join(', ');
     if (facts.hostDevNodes) {
-      // one exec for all six: cp -a makes each node anew with mknod(2), as the host's (checked: facts.ts)
-      steps.push(s(`The container's own ${DEVICES.map(([n]) => n).join(' ')} (new nodes: cp -a makes them with mknod(2), as docker does with mknod)`,
-        tool(facts, 'cp'), '-a', ...DEVICES.map(([n]) => `/dev/${n}`), `${dev}/`));
+      // one exec for all six and the links: cp -a makes each node anew with mknod(2), as the host's (checked: facts.ts)
+      steps.push(s(`The container's own ${DEVICES.map(([n]) => n).join(' ')} (new nodes: cp -a makes them with mknod(2), as docker does with mknod), and ${named}`,
+        tool(facts, 'cp'), '-a', ...DEVICES.map(([n]) => `/dev/${n}`), ...links, `${dev}/`));
     } else {
       for (const [name, major, minor] of DEVICES) {
         steps.push(s(`The container's own /dev/${name} (made with mknod, as docker does)`, tool(facts, 'mknod'), '-m', '666', `${dev}/${name}`, 'c', String(major), String(minor)));
       }
+      steps.push(s(named, tool(facts, 'cp'), '-a', ...links, `${dev}/`));
     }
   }
-  steps.push(s('A new devpts instance: the container sees only its own ptys',
-    mount, '-t', 'devpts', '-o', 'newinstance,ptmxmode=0666,mode=0620,gid=5,nosuid,noexec', 'devpts', `${dev}/pts`));
+  // (X-mount.mkdir: mount(8) makes the mount point in the new /dev tmpfs)
+  steps.push(m('A new devpts instance: the container sees only its own ptys',
+    mount, '-t', 'devpts', '-o', 'newinstance,ptmxmode=0666,mode=0620,gid=5,nosuid,noexec,X-mount.mkdir', 'devpts', `${dev}/pts`));
   if (config.usedev) {
-    steps.push(s('/dev/ptmx opens this devpts instance', mount, '--bind', `${dev}/pts/ptmx`, `${dev}/ptmx`));
+    steps.push(m('/dev/ptmx opens this devpts instance', mount, '--bind', `${dev}/pts/ptmx`, `${dev}/ptmx`));
   } else {
-    // links whose name is their target's last component go in one ln (into the directory)
-    const same = DEV_LINKS.filter(([target, link]) => target.split('/').at(-1) === link.split('/').at(-1));
-    if (same.length > 0) steps.push(s(same.map(([t, l]) => `${l} -> ${t}`).join(', '), tool(facts, 'ln'), '-s', ...same.map(([t]) => t), `${dev}/`));
-    for (const [target, link] of DEV_LINKS.filter((l) => !same.includes(l))) steps.push(s(`${link} -> ${target}`, tool(facts, 'ln'), '-s', target, `${root}${link}`));
     steps.push(
-      s('/dev/shm for POSIX shared memory', mount, '-t', 'tmpfs', '-o', 'mode=1777,nosuid,nodev,noexec', 'shm', `${dev}/shm`),
-      s('/dev/mqueue of the new IPC namespace', mount, '-t', 'mqueue', '-o', 'nosuid,nodev,noexec', 'mqueue', `${dev}/mqueue`),
+      m('/dev/shm for POSIX shared memory', mount, '-t', 'tmpfs', '-o', 'mode=1777,nosuid,nodev,noexec,X-mount.mkdir', 'shm', `${dev}/shm`),
+      m('/dev/mqueue of the new IPC namespace', mount, '-t', 'mqueue', '-o', 'nosuid,nodev,noexec,X-mount.mkdir', 'mqueue', `${dev}/mqueue`),
     );
   }
   if (facts.tty) {
@@ -143,16 +148,29 @@ export function devSteps({ config, facts, tempdir }: PlanInput): Step[] {
   return steps;
 }
 
-/** /etc: name resolution from the temp dir, /etc/mtab from /proc/mounts; /tmp. */
-export function etcSteps({ facts, tempdir }: PlanInput): Step[] {
+/** The links every /dev has, made in the temp dir for devSteps' cp (no ln exec each). */
+export function devLinkFiles({ config }: PlanInput): Record<string, PlanFile> {
+  if (config.usedev) return {};
+  return Object.fromEntries(DEV_LINKS.map(([target, link]) => [`${DEVLINKS}/${link.split('/').at(-1)}`, { symlink: target }]));
+}
+
+/** /etc: name resolution from the temp dir, /etc/mtab from /proc/mounts. */
+export function etcSteps({ tempdir }: PlanInput): Step[] {
   const root = rootOf(tempdir);
   return [
     s('/etc (not a symlink of the root directory)', 'plain_dir', `${root}/etc`),
     s('Bind resolv.conf of the temp dir (the host\'s resolvers) on /etc/resolv.conf', 'etc_bind', root, 'resolv.conf'),
     s('Bind hosts of the temp dir (naming the container) on /etc/hosts', 'etc_bind', root, 'hosts'),
     s('/etc/mtab is /proc/mounts: the mounts here are private', 'mtab_link', root),
+  ];
+}
+
+/** /tmp: a tmpfs. */
+export function tmpSteps({ facts, tempdir }: PlanInput): Step[] {
+  const root = rootOf(tempdir);
+  return [
     s('/tmp mount point', 'plain_dir', `${root}/tmp`),
-    s('The container /tmp is a tmpfs', tool(facts, 'mount'), '-t', 'tmpfs', '-o', 'mode=1777,nosuid,nodev', 'tmpfs', `${root}/tmp`),
+    m('The container /tmp is a tmpfs', tool(facts, 'mount'), '-t', 'tmpfs', '-o', 'mode=1777,nosuid,nodev', 'tmpfs', `${root}/tmp`),
   ];
 }
 
@@ -229,19 +247,17 @@ export function buildPlan(input: PlanInput): Plan {
   };
   // the host tools the stage's own functions run
   for (const name of ['mount', 'umount', 'mkdir', 'rm', 'ln', 'readlink', 'pivot_root'] as const) vars[`MINC_${name.toUpperCase()}`] = tool(facts, name);
-  return {
-    vars,
-    files: hostViewFiles(input),
-    steps: [
-      ...rootSteps(input), ...submountSteps(input),
-      // /dev, /etc and /proc + /sys (with the masks) are set up side by side
-      ...devSteps(input).map((st) => ({ ...st, lane: 'dev' })),
-      ...[...hostSteps(input), ...etcSteps(input), ...runSteps(input)].map((st) => ({ ...st, lane: 'etc' })),
-      ...procSysSteps(input), ...maskSteps(input),
-      s('Wait for the set-up of /dev', 'join_lane', 'dev'),
-      s('Wait for the set-up of /etc and /tmp', 'join_lane', 'etc'),
-      ...extraNsSteps(input), ...hideSteps(input), ...bindSteps(input),
-      ...pivotSteps(input), ...launchSteps(input),
-    ],
-  };
+  // what goes below the root: its mount points checked first, then the mounts as one table, then what needs them (nodes, links)
+  const below = [...procSysSteps(input), ...maskSteps(input), ...devSteps(input), ...tmpSteps(input), ...runSteps(input)];
+  const { steps, files } = gatherTables([
+    ...rootSteps(input), ...submountSteps(input),
+    // /etc (and the hostname, the fifos) in a lane: nothing below needs it
+    ...[...hostSteps(input), ...etcSteps(input)].map((st) => ({ ...st, lane: 'etc' })),
+    ...below.filter((st) => st.argv[0] === 'plain_dir'), ...below.filter((st) => st.table),
+    ...below.filter((st) => st.argv[0] !== 'plain_dir' && !st.table),
+    s('Wait for the set-up of /etc', 'join_lane', 'etc'),
+    ...extraNsSteps(input), ...hideSteps(input), ...bindSteps(input),
+    ...pivotSteps(input), ...launchSteps(input),
+  ], tempdir);
+  return { vars, files: { ...hostViewFiles(input), ...devLinkFiles(input), ...files }, steps };
 }

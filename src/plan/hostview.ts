@@ -6,7 +6,7 @@
  * sockets there bypass any overlay); --hide makes paths show empty.
  */
 import type { PlanInput } from './build.js';
-import { MOUNTS_FSTAB, HIDDEN_FILE } from './paths.js';
+import { BELOW, MOUNTS_FSTAB, HIDDEN_FILE } from './paths.js';
 import type { Step } from './types.js';
 import type { HostMount } from '../run/mountinfo.js';
 
@@ -63,7 +63,7 @@ export function runSteps(input: PlanInput): Step[] {
   const root = `${input.tempdir}/root`;
   return [
     { why: '/run mount point', argv: ['plain_dir', `${root}/run`] },
-    { why: "A fresh /run: the host's sockets there (docker.sock, D-Bus, systemd) would bypass the overlay", argv: [mountTool(input), '-t', 'tmpfs', '-o', 'mode=755,nosuid,nodev', 'tmpfs', `${root}/run`] },
+    { why: "A fresh /run: the host's sockets there (docker.sock, D-Bus, systemd) would bypass the overlay", argv: [mountTool(input), '-t', 'tmpfs', '-o', 'mode=755,nosuid,nodev', 'tmpfs', `${root}/run`], table: BELOW },
   ];
 }
 

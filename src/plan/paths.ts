@@ -62,7 +62,7 @@ export const CAPABILITIES: readonly string[] = [
 ];
 
 /** The lanes of the set-up: steps that run in a background subshell beside the main ones (plan/types.ts). */
-export const LANES = ['dev', 'etc'] as const;
+export const LANES = ['etc'] as const;
 
 /** The temp dir's file where the steps of a lane (or the main ones) leave their stderr. */
 export const stepErrFile = (lane?: string): string => (lane ? `step-${lane}.err` : 'step.err');
@@ -72,11 +72,17 @@ export const stepErrFile = (lane?: string): string => (lane ? `step-${lane}.err`
 /** The temp dir's fstab(5) of the overlays of the host's other mounts (plan/hostview.ts). */
 export const MOUNTS_FSTAB = 'mounts.fstab';
 
+/** The temp dir's fstab(5) of what is mounted below the new root (plan/table.ts). */
+export const BELOW = 'below.fstab';
+
+/** The temp dir's directory of the links every /dev has, copied into the container's /dev with its nodes. */
+export const DEVLINKS = 'devlinks';
+
 /** The empty file --hide binds over a hidden file. */
 export const HIDDEN_FILE = 'hidden';
 
 /** Files of a run in the temp dir that a kept one does not keep: the start fifos, the steps' stderr, the plan's files. */
-export const RUN_FILES: readonly string[] = ['ready', 'go', stepErrFile(), ...LANES.map(stepErrFile), MOUNTS_FSTAB, HIDDEN_FILE];
+export const RUN_FILES: readonly string[] = ['ready', 'go', stepErrFile(), ...LANES.map(stepErrFile), MOUNTS_FSTAB, BELOW, `${BELOW}.err`, HIDDEN_FILE, DEVLINKS];
 
 /** Prefix of temp dir names: minc<pid>-XXXXXX. */
 export const TEMP_PREFIX = 'minc';

@@ -1,5 +1,6 @@
 /** Turning a plan into text: the script the stage runs, and lines for --debug and --dry-run. */
 import { stepErrFile } from './paths.js';
+import { fstabLine } from './table.js';
 import type { Arg, Plan, Step } from './types.js';
 
 /** Quote one word for POSIX sh. */
@@ -23,13 +24,18 @@ export function renderScript(stage: string, plan: Plan): string {
   const vars = Object.entries(plan.vars).map(([k, v]) => `${k}=${shQuote(v)}`);
   const lines: string[] = [`  ${errFile()}`];
   for (let i = 0; i < plan.steps.length; ) {
+    // a line of a mount table: its mount_table step mounts it
+    if (plan.steps[i]!.table) {
+      i++;
+      continue;
+    }
     const lane = plan.steps[i]!.lane;
     if (!lane) {
       lines.push(`  ${stepLine(plan.steps[i++]!)}`);
       continue;
     }
     lines.push('  (', `    ${errFile(lane)}`);
-    for (; i < plan.steps.length && plan.steps[i]!.lane === lane; i++) lines.push(`    ${stepLine(plan.steps[i]!)}`);
+    for (; i < plan.steps.length && plan.steps[i]!.lane === lane; i++) if (!plan.steps[i]!.table) lines.push(`    ${stepLine(plan.steps[i]!)}`);
     lines.push(`  ) & minc_lane_${lane}=$!`);
   }
   return `${stage}\n${vars.join('\n')}\nminc_plan() {\n${lines.join('\n')}\n}\nminc_plan "$@"\n`;
@@ -50,7 +56,8 @@ export function describeSteps(steps: readonly Step[]): string[] {
   return out;
 }
 
-/** The two lines --debug and --dry-run show for a step (MINCS's `:;: why ;:` form). */
+/** The two lines --debug and --dry-run show for a step (MINCS's `:;: why ;:` form); a line of a mount table as that line. */
 export function describeStep(st: Step): string {
+  if (st.table) return `:;: ${st.why} ;:\n  ${st.table}: ${fstabLine(st.argv)}`;
   return `:;: ${st.why} ;:\n+ ${st.argv.map(word).join(' ')}`;
 }

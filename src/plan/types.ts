@@ -19,19 +19,28 @@ export interface Step {
   readonly lane?: string;
   /** the step's stderr is the user's (the command, an --ftrace script): not captured by the runner */
   readonly userOutput?: boolean;
+  /**
+   * a mount(8) step that is a line of the mount table of this name (a file
+   * in the temp dir): mounted with the others by one `mount_table` step
+   * (plan/table.ts), not run on its own
+   */
+  readonly table?: string;
 }
 
 /** The functions of libexec/minc-stage a step may call. */
 export const STAGE_FUNCTIONS = [
-  'host_pid', 'plain_dir', 'hostrun', 'etc_bind', 'mtab_link', 'bind', 'pivot', 'host_mounts', 'hide', 'join_lane', 'launch', 'launch_direct',
+  'host_pid', 'plain_dir', 'hostrun', 'etc_bind', 'mtab_link', 'bind', 'pivot', 'host_mounts', 'hide', 'mount_table', 'join_lane', 'launch', 'launch_direct',
 ] as const;
 
 /** Values the stage reads as shell variables. */
 export type StageVars = Readonly<Record<string, string>>;
 
+/** A file of the plan: its content, or a symlink. */
+export type PlanFile = string | { readonly symlink: string };
+
 export interface Plan {
   readonly vars: StageVars;
   readonly steps: readonly Step[];
-  /** files (name in the temp dir -> content) the runner writes before the stage starts */
-  readonly files?: Readonly<Record<string, string>>;
+  /** files (name in the temp dir -> content, or a symlink's target) the runner makes before the stage starts */
+  readonly files?: Readonly<Record<string, PlanFile>>;
 }

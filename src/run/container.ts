@@ -6,8 +6,8 @@
  * parent-death signal takes unshare down and --kill-child the whole PID
  * namespace with it; `minc --gc` reclaims the temp dir.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { writeNoFollow } from '../fs/nofollow.js';
 import { constants } from 'node:os';
 import { MincError, withContext } from '../errors.js';
@@ -61,7 +61,15 @@ export function launcherArgv(facts: Facts, command: readonly string[]): string[]
 /** The stage's script for this run; the plan's files are written into the temp dir (without following links). */
 export function renderFor(config: Config, facts: Facts, tempdir: string, colour?: { on: string; off: string }): string {
   const plan = buildPlan({ config, facts, tempdir, colour });
-  for (const [name, content] of Object.entries(plan.files ?? {})) writeNoFollow(join(tempdir, name), content, 0o600);
+  for (const [name, content] of Object.entries(plan.files ?? {})) {
+    const at = join(tempdir, name);
+    if (typeof content === 'string') writeNoFollow(at, content, 0o600);
+    else {
+      mkdirSync(dirname(at), { recursive: true, mode: 0o700 });
+      rmSync(at, { force: true });
+      symlinkSync(content.symlink, at);
+    }
+  }
   return renderScript(readFileSync(STAGE_PATH, 'utf8'), plan);
 }
 

@@ -112,7 +112,7 @@ export function prepareTempdir(config: Config, facts: Facts, cleanup: CleanupSta
     if (m.how === 'overlay' && !config.direct) for (const d of ['upper', 'work']) mkdirSync(join(dir, 'mounts', m.name, d), { recursive: true });
   }
   // the start fifos and step output of an earlier run of a reused dir (made again by the stage), and gone when a kept dir is left
-  const runFiles = (): void => RUN_FILES.forEach((f) => rmSync(join(dir, f), { force: true }));
+  const runFiles = (): void => RUN_FILES.forEach((f) => rmSync(join(dir, f), { force: true, recursive: true }));
   if (config.tempdir) runFiles();
   if (config.keep) cleanup.push("Remove the start fifos and the steps' stderr from the kept directory", runFiles);
   const name = config.name ?? facts.hostname;

@@ -245,7 +245,7 @@ describe('--dry-run', () => {
     const r = await p;
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
-    for (const word of ['unshare', 'mount -t overlay', `lowerdir=${rootfs.dir}`, 'pivot_root', 'hostname dry', 'mknod', 'devpts', `--bind -o ro`]) {
+    for (const word of ['unshare', 'mount -t overlay', `lowerdir=${rootfs.dir}`, 'pivot_root', 'hostname dry', 'mknod', 'devpts', 'none bind,ro', 'mount_table']) {
       expect(r.stdout, word).toContain(word);
     }
     // every command has its reason on the line before

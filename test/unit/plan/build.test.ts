@@ -3,11 +3,12 @@ import { describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/options/validate.js';
 import {
   bindSteps,
-  hostSteps, buildPlan, commandChain, devSteps, etcSteps, launchSteps, maskSteps, pivotSteps, procSysSteps, rootSteps,
+  hostSteps, buildPlan, commandChain, devSteps, etcSteps, launchSteps, maskSteps, pivotSteps, procSysSteps, rootSteps, tmpSteps,
   type PlanInput,
 } from '../../../src/plan/build.js';
 import { hideSteps, runSteps, submountSteps } from '../../../src/plan/hostview.js';
 import { extraNsSteps } from '../../../src/plan/extra.js';
+import { fstabLine } from '../../../src/plan/table.js';
 import { DEVICES, DEV_LINKS, MASKED, PROC_READONLY, PUT_OLD, TOOLS, type Tool } from '../../../src/plan/paths.js';
 import { STAGE_FUNCTIONS, type Arg, type Step } from '../../../src/plan/types.js';
 import type { Facts } from '../../../src/run/facts.js';
@@ -79,12 +80,26 @@ describe('buildPlan: order', () => {
   const all = steps({ binds: [{ source: '/srv/data', target: '/data', readonly: false }] }, { tty: '/dev/pts/3' });
 
   for (const [name, c, f] of VARIANTS) {
-    it(`makes the mount namespace private before it mounts anything (${name})`, () => {
+    it(`mounts nothing that could reach the host: no propagation step (unshare --mount makes the namespace private) (${name})`, () => {
       const v = steps(c, f);
-      const priv = mountOf(v, 'make-rprivate', '--make-rprivate', '/');
+      expect(v.some((st) => text(st).includes('--make-rprivate') || text(st).includes('--make-shared'))).toBe(false);
+    });
+
+    it(`mounts what goes below the root as one table, after its mount points are checked and before what needs it (${name})`, () => {
+      const v = steps(c, f);
+      const table = fnIndex(v, 'mount_table', `${TEMP}/below.fstab`);
       v.forEach((st, i) => {
-        if (mounts(st) && i !== priv) expect(i, text(st)).toBeGreaterThan(priv);
+        if (st.table) {
+          expect(st.table).toBe('below.fstab');
+          expect(prog(st), text(st)).toBe(toolPath('mount'));
+          expect(i, text(st)).toBeGreaterThan(table);
+        }
+        if (isFn(st, 'plain_dir') && st.lane === undefined) expect(i, text(st)).toBeLessThan(table);
+        if (prog(st) === toolPath('cp') || prog(st) === toolPath('mknod')) expect(i, text(st)).toBeGreaterThan(table);
       });
+      const plan = buildPlan(input(c, f));
+      const lines = plan.files!['below.fstab'] as string;
+      expect(lines.split('\n').filter((l) => l && !l.startsWith('#'))).toHaveLength(v.filter((st) => st.table).length);
     });
 
     it(`sets up everything below the new root before pivot_root, with host tools run directly (${name})`, () => {
@@ -163,12 +178,10 @@ describe('buildPlan: order', () => {
       if (p.startsWith('/sys')) expect(i, p).toBeGreaterThan(sys);
     }
     // a file is masked with the host's /dev/null (as runc binds the /dev/null it gives the container), so the
-    // masks wait for /proc and /sys only: /dev is set up beside them, in its own lane
+    // masks wait for /proc and /sys only; the nodes are made once /dev is mounted
     const kcore = only(all, 'mask kcore', (st) => prog(st) === toolPath('mount') && has(st, `${R}/proc/kcore`));
     expect(args(all[kcore]!)).toEqual(['--bind', '/dev/null', `${R}/proc/kcore`]);
-    expect(all[kcore]!.lane).toBeUndefined();
-    for (const i of [dev, nullNode]) expect(all[i]!.lane).toBe('dev');
-    ascending([proc, sys, kcore]);
+    ascending([proc, sys, kcore, dev, nullNode, pivot]);
   });
 
   it('binds the user binds after /etc and /tmp, and launches last', () => {
@@ -188,20 +201,27 @@ describe('buildPlan: order', () => {
     expect(fnIndex(all, 'launch_direct', '0')).toBe(all.length - 1);
   });
 
-  it('is the concatenation of the stage builders', () => {
+  it('is the concatenation of the stage builders, the mounts below the root gathered into one table', () => {
     // (--debugfs: the option steps of issue 4 have a place in the order too)
     const i = input({ name: 'c1', binds: [{ source: '/srv', target: '/srv', readonly: true }], debugfs: true }, { tty: '/dev/pts/4' });
     expect(extraNsSteps(i).length).toBeGreaterThan(0);
-    const join = (lane: string) => expect.objectContaining({ argv: ['join_lane', lane] });
+    const below = [...procSysSteps(i), ...maskSteps(i), ...devSteps(i), ...tmpSteps(i), ...runSteps(i)];
+    const table = below.filter((st) => st.table);
+    expect(table.length).toBeGreaterThan(10);
     expect(buildPlan(i).steps).toEqual([
       ...rootSteps(i), ...submountSteps(i),
-      ...devSteps(i).map((st) => ({ ...st, lane: 'dev' })),
-      ...[...hostSteps(i), ...etcSteps(i), ...runSteps(i)].map((st) => ({ ...st, lane: 'etc' })),
-      ...procSysSteps(i), ...maskSteps(i), join('dev'), join('etc'),
+      ...[...hostSteps(i), ...etcSteps(i)].map((st) => ({ ...st, lane: 'etc' })),
+      ...below.filter((st) => isFn(st, 'plain_dir')),
+      expect.objectContaining({ argv: ['mount_table', `${TEMP}/below.fstab`] }), ...table,
+      ...below.filter((st) => !isFn(st, 'plain_dir') && !st.table),
+      expect.objectContaining({ argv: ['join_lane', 'etc'] }),
       ...extraNsSteps(i), ...hideSteps(i), ...bindSteps(i),
       ...pivotSteps(i), ...launchSteps(i),
     ]);
     expect(pivotSteps(i).map((st) => st.argv)).toEqual([['pivot', R, PUT_OLD]]);
+    // the table holds each of them as a line of fstab(5), after its why
+    const fstab = buildPlan(i).files!['below.fstab'] as string;
+    expect(fstab.split('\n').filter(Boolean)).toEqual(table.flatMap((st) => [`# ${st.why}`, fstabLine(st.argv)]));
   });
 });
 
@@ -277,30 +297,27 @@ describe('buildPlan: /dev', () => {
     expect(all.some((st) => has(st, 'devtmpfs'))).toBe(false);
     const point = fnIndex(all, 'plain_dir', dev);
     const tmpfs = mountOf(all, '/dev tmpfs', 'tmpfs', dev);
-    const dirs = only(all, 'mkdir pts shm mqueue', (st) => prog(st) === toolPath('mkdir') && has(st, `${dev}/pts`));
-    expect(args(all[dirs]!)).toEqual([`${dev}/pts`, `${dev}/shm`, `${dev}/mqueue`]);
     const nodes = all.filter((st) => prog(st) === toolPath('mknod')).map((st) => args(st));
     expect(nodes).toEqual(DEVICES.map(([name, major, minor]) => ['-m', '666', `${dev}/${name}`, 'c', String(major), String(minor)]));
     expect(nodes.map((a) => a[2])).toEqual(['null', 'zero', 'full', 'random', 'urandom', 'tty'].map((n) => `${dev}/${n}`));
     const pts = mountOf(all, 'devpts', '-t', 'devpts');
     expect(String(args(all[pts]!)[3])).toMatch(/(^|,)newinstance(,|$)/);
+    // (mount(8) makes the mount points in the new tmpfs: X-mount.mkdir)
+    expect(String(args(all[pts]!)[3])).toMatch(/(^|,)X-mount\.mkdir(,|$)/);
     expect(args(all[pts]!).at(-1)).toBe(`${dev}/pts`);
-    const links = all.filter((st) => prog(st) === toolPath('ln')).map((st) => args(st));
-    // links named as their target's last component (ptmx, fd) go in one ln into /dev; the others one by one
-    expect(links).toEqual([
-      ['-s', 'pts/ptmx', '/proc/self/fd', `${R}/dev/`],
-      ...DEV_LINKS.filter(([, link]) => !['/dev/ptmx', '/dev/fd'].includes(link)).map(([target, link]) => ['-s', target, `${R}${link}`]),
-    ]);
-    // when the host's nodes are the right devices, one cp -a makes all six (mknod(2) each) instead of six mknod runs
+    // the links are made by the runner in TEMPDIR/devlinks and copied in by one cp -a, with the nodes where it can
+    expect(all.some((st) => prog(st) === toolPath('ln'))).toBe(false);
+    const links = DEV_LINKS.map(([, link]) => `${TEMP}/devlinks/${link.slice(5)}`);
+    expect(all.filter((st) => prog(st) === toolPath('cp')).map((st) => args(st))).toEqual([['-a', ...links, `${dev}/`]]);
+    expect(buildPlan(input()).files).toMatchObject(Object.fromEntries(DEV_LINKS.map(([target, link]) => [`devlinks/${link.slice(5)}`, { symlink: target }])));
+    // when the host's nodes are the right devices, one cp -a makes all six (mknod(2) each) and the links
     const copied = steps({}, { hostDevNodes: true });
     expect(copied.some((st) => prog(st) === toolPath('mknod'))).toBe(false);
     const cp = copied.filter((st) => prog(st) === toolPath('cp')).map((st) => args(st));
-    expect(cp).toEqual([['-a', ...DEVICES.map(([n]) => `/dev/${n}`), `${R}/dev/`]]);
-    expect(links).toContainEqual(['-s', 'pts/ptmx', '/proc/self/fd', `${dev}/`]);
+    expect(cp).toEqual([['-a', ...DEVICES.map(([n]) => `/dev/${n}`), ...links, `${R}/dev/`]]);
     const shm = mountOf(all, 'shm', 'shm', `${dev}/shm`);
     const mq = mountOf(all, 'mqueue', '-t', 'mqueue', `${dev}/mqueue`);
-    ascending([point, tmpfs, dirs, pts]);
-    expect(Math.min(shm, mq)).toBeGreaterThan(dirs);
+    ascending([point, tmpfs, pts, shm, mq]);
   });
 
   it('--usedev mounts devtmpfs, makes no nodes and binds ptmx of its own devpts', () => {
