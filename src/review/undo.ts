@@ -7,8 +7,8 @@
 import { spawnSync } from 'node:child_process';
 import { constants, copyFileSync, lstatSync, mkdirSync, renameSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { MincError } from '../errors.js';
-import { baseOf, HostTree, parentOf } from './hostfs.js';
+import { MincError, withContext } from '../errors.js';
+import { baseOf, HostTree, parentOf, shown } from './hostfs.js';
 import { readJournal, readState, reviewDir, writeState } from './journal.js';
 import { makeNode, removeEntry, setMeta } from './ops.js';
 import { restoreAttrs } from './xattr.js';
@@ -23,8 +23,15 @@ export function undo(dir: string): number {
     const entries = [...j.entries].map((e) => ({ e, path: Buffer.from(e.path, 'base64') })).sort((x, y) => Buffer.compare(y.path, x.path));
     for (const { e, path } of entries) {
       if (e.parentOnly) continue;
+      try {
+        putBack(e, path);
+      } catch (err) {
+        throw withContext(`putting back ${shown(tree.hostPath(path))}`, err);
+      }
+    }
+    function putBack(e: (typeof j.entries)[number], path: Buffer): void {
       const pfd = tree.dir(parentOf(path));
-      if (pfd === null) continue; // inside a directory put back whole (or gone with it)
+      if (pfd === null) return; // inside a directory put back whole (or gone with it)
       const at = tree.at(pfd, baseOf(path));
       const tmp = Buffer.from(e.tmp, 'latin1');
       const tmpAt = tree.at(pfd, tmp);
@@ -38,13 +45,13 @@ export function undo(dir: string): number {
       }
       if (was.kind === 'missing') {
         if (cur) removeEntry(at);
-        continue;
+        return;
       }
       if (was.kind === 'dir' && !was.tree) {
         // a directory kept in place: its entries are entries of their own; metadata last
         if (cur && !cur.isDirectory()) removeEntry(at);
         if (!cur || !cur.isDirectory()) mkdirSync(at, 0o700);
-        continue;
+        return;
       }
       if (was.tree) {
         const r = spawnSync('cp', ['-a', '--', join(b, was.backup!), e.tmp], { cwd: `/proc/${process.pid}/fd/${pfd}`, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -52,12 +59,13 @@ export function undo(dir: string): number {
       } else if (was.kind === 'file') copyFileSync(join(b, was.backup!), tmpAt, constants.COPYFILE_EXCL);
       else if (was.kind === 'symlink') symlinkSync(Buffer.from(was.target!, 'base64'), tmpAt);
       else if (was.kind === 'fifo' || was.kind === 'device') makeNode(pfd, tmp, was.kind, was.rdev ?? 0, was.block === true);
-      else continue; // a socket cannot be made again
+      else return; // a socket cannot be made again
       if (!was.tree) {
         setMeta(tmpAt, was, was.kind === 'symlink');
         if (was.attrs) restoreAttrs([{ path: tree.forChild(pfd, tmp), attrs: new Map(was.attrs) }]);
       }
-      if (cur?.isDirectory()) removeEntry(at);
+      // rename(2) replaces a file by a file, not a directory by anything else, nor anything by a directory
+      if (cur && (cur.isDirectory() || was.tree)) removeEntry(at);
       renameSync(tmpAt, at);
     }
     // directories' metadata (and the times of the parents), bottom up
