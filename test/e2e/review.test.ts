@@ -202,6 +202,15 @@ describe('conflicts, a killed apply, names, hardlinks, --exclude, --exit-code', 
     expect(readFileSync(Buffer.concat([Buffer.from(join(root, 'w/')), Buffer.from('x\xffy', 'latin1')]), 'utf8')).toBe('3\n');
   });
 
+  it('--apply DIR PATH applies only at or below PATH, with the new directories above it', async () => {
+    const root = makeRoot();
+    const sb = await sandbox(root, 'cd /w && mkdir -p nd/sub && echo x > nd/sub/x && echo y > nd/sub/y && echo o > other && chmod 750 nd');
+    expect((await minc(['--apply', sb.dir, '/w/nd/sub/x'])).exitCode).toBe(0);
+    expect(readdirSync(join(root, 'w'))).toEqual(['nd']);
+    expect(readdirSync(join(root, 'w/nd/sub'))).toEqual(['x']);
+    expect(lstatSync(join(root, 'w/nd')).mode & 0o7777).toBe(0o750);
+  });
+
   it('hardlinks among the applied files stay hardlinks', async () => {
     const root = makeRoot();
     const sb = await sandbox(root, 'cd /w && echo h > one && ln one two && mkdir d && ln one d/three');
@@ -304,6 +313,18 @@ describe('--review', () => {
 });
 
 describe('what minc made is no change', () => {
+  it('entries of the made file still as minc made them, and --hide paths, are left out', async () => {
+    const root = makeRoot();
+    writeFileSync(join(root, 'w/h'), 'secret\n');
+    const sb = await sandbox(root, 'cd /w && mkdir m && touch e && echo user > full && mkdir m2 && echo x > m2/f && rm h');
+    writeFileSync(join(sb.dir, 'made'), '/w/m\n/w/e\n/w/full\n/w/m2\n');
+    const settings = JSON.parse(readFileSync(join(sb.dir, 'settings'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(sb.dir, 'settings'), JSON.stringify({ ...settings, hide: ['/w/h'] }));
+    const r = await minc(['--summary', sb.dir, '--exclude', '/etc/**']);
+    // a made file the command wrote to is the user's; a made dir's own entry is not, what is in it is
+    expect(r.stdout).toBe('A /w/full\nA /w/m2/f');
+  });
+
   // needs the `made` file (the coordinator's side of issue 9): passes once both are merged
   it('minc -k true has an empty summary', async () => {
     const dir = join(base, `sb${++n}`);
