@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runMinc } from '../helpers/e2e.js';
 import { MINC } from '../helpers/minc.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
+import { lastLine, makeStore } from '../helpers/marten.js';
 
 let base: string;
 let n = 0;
@@ -263,6 +264,32 @@ describe('conflicts, a killed apply, names, hardlinks, --exclude, --exit-code', 
     expect(b.stderr.split('\n')).toHaveLength(1);
     const c = await minc(['--summary', notMine, '--undo', notMine]);
     expect([c.exitCode, c.stderr]).toEqual([2, 'minc: --summary, --apply and --undo go one at a time']);
+  });
+});
+
+describe('a store container', () => {
+  it('marten diff and minc --summary UUID|NAME list its changes against its image; --apply refuses it', async () => {
+    const store = makeStore();
+    try {
+      const root = makeRoot();
+      writeFileSync(join(root, 'w/old'), 'h\n');
+      const img = await store.marten(['import', root, '--name', 'rv']);
+      expect(img.exitCode).toBe(0);
+      const run = await store.minc(['-r', 'rv', 'sh', '-c', 'echo x > /w/new; rm /w/old']);
+      expect(run.exitCode).toBe(0);
+      const id = lastLine(run.stderr.split('\n')[0]!);
+      const d = await store.marten(['diff', id]);
+      expect(d.exitCode).toBe(0);
+      expect(d.stdout.split('\n').filter((l) => l.includes('/w/'))).toEqual(['A /w/new', 'D /w/old']);
+      const s = await store.minc(['--summary', id, '--exclude', '/w/old']);
+      expect(s.stdout.split('\n').filter((l) => l.includes('/w/'))).toEqual(['A /w/new']);
+      const a = await store.minc(['--apply', id]);
+      expect(a.exitCode).toBe(1);
+      expect(a.stderr).toMatch(/^minc: .* is a store container: its changes go into an image \(marten commit\), not onto the host$/);
+      expect(readFileSync(join(root, 'w/old'), 'utf8')).toBe('h\n');
+    } finally {
+      store.remove();
+    }
   });
 });
 
