@@ -48,6 +48,7 @@ export function summaryCommand(ref: string, opts: { json: boolean; exitCode: boo
 }
 
 function pathArg(p: string): Buffer {
+  if (p.startsWith('-')) throw new UsageError(`--apply: '${p}' after DIR is taken as a PATH: options go before --apply DIR`);
   if (!p.startsWith('/')) throw new UsageError(`--apply: '${p}' is not an absolute path (paths are the sandbox's, from /)`);
   return Buffer.from(p.replace(/\/+/g, '/'));
 }

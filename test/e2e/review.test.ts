@@ -212,6 +212,32 @@ describe('conflicts, a killed apply, names, hardlinks, --exclude, --exit-code', 
     expect(lstatSync(join(root, 'w/nd')).mode & 0o7777).toBe(0o750);
   });
 
+  it('device nodes, fifos, timestamps and user.* xattrs are applied, and xattrs undone', async () => {
+    const root = makeRoot();
+    writeFileSync(join(root, 'w/y'), 'y\n');
+    expect((await execa('setfattr', ['-n', 'user.k', '-v', 'one', join(root, 'w/y')])).exitCode).toBe(0);
+    const sb = await sandbox(root, 'cd /w && mknod null c 1 3 && mknod blk b 7 200 && mkfifo ff && echo t > old && touch -t 200001020304 old && chmod 600 y');
+    // an attribute set in the sandbox (busybox has no setfattr: set on the upper dir, as the kernel would have)
+    expect((await execa('setfattr', ['-n', 'user.k', '-v', 'two', join(sb.dir, 'storage/w/y')])).exitCode).toBe(0);
+    expect((await execa('setfattr', ['-n', 'user.new', '-v', 'n', join(sb.dir, 'storage/w/old')])).exitCode).toBe(0);
+    const j = JSON.parse((await minc(['--summary', sb.dir, '--json'])).stdout) as { path: string; changes: string[]; kind: string }[];
+    expect(j.find((e) => e.path === '/w/y')).toMatchObject({ kind: 'file', changes: ['mode', 'xattrs'] });
+    expect(j.find((e) => e.path === '/w/null')).toMatchObject({ kind: 'device' });
+    expect((await minc(['--apply', sb.dir, '/w'])).exitCode).toBe(0);
+    const st = lstatSync(join(root, 'w/null'));
+    expect([st.isCharacterDevice(), st.rdev]).toEqual([true, (1 << 8) | 3]);
+    const bl = lstatSync(join(root, 'w/blk'));
+    expect([bl.isBlockDevice(), bl.rdev]).toEqual([true, (7 << 8) | 200]);
+    expect(lstatSync(join(root, 'w/ff')).isFIFO()).toBe(true);
+    expect(lstatSync(join(root, 'w/old')).mtime.getFullYear()).toBe(2000);
+    const attr = async (f: string, n: string) => (await execa('getfattr', ['--only-values', '-n', n, join(root, 'w', f)], { reject: false })).stdout;
+    expect([await attr('y', 'user.k'), await attr('old', 'user.new')]).toEqual(['two', 'n']);
+    expect((await minc(['--undo', sb.dir])).exitCode).toBe(0);
+    expect(await attr('y', 'user.k')).toBe('one');
+    expect(lstatSync(join(root, 'w/y')).mode & 0o777).toBe(0o644);
+    expect(readdirSync(join(root, 'w'))).toEqual(['y']);
+  });
+
   it('hardlinks among the applied files stay hardlinks', async () => {
     const root = makeRoot();
     const sb = await sandbox(root, 'cd /w && echo h > one && ln one two && mkdir d && ln one d/three');
