@@ -101,7 +101,10 @@ export function openSandbox(ref: string): Sandbox {
     rootdir = null;
   } else {
     const root = Buffer.from(settings.rootdir.replace(/\/+$/, ''));
-    lowersOf = (point) => [Buffer.concat([root, point.length === 1 ? Buffer.alloc(0) : point])];
+    lowersOf = (point) => {
+      const lower = Buffer.concat([root, point.length === 1 ? Buffer.alloc(0) : point]);
+      return [lower.length > 0 ? lower : Buffer.from('/')];
+    };
   }
   const mounts: MountUpper[] = [{ point: Buffer.from('/'), upper: join(dir, 'storage'), lowers: lowersOf(Buffer.from('/')) }];
   if (lstatOrNull(join(dir, 'mounts'))?.isDirectory()) {

@@ -365,6 +365,21 @@ describe('--review', () => {
   });
 });
 
+describe('a sandbox over the live host (/)', () => {
+  it('compares with the host and applies onto it (only below a dir of this test)', async () => {
+    const mine = mkdtempSync(join(base, 'live-'));
+    writeFileSync(join(mine, 'f'), 'host\n');
+    writeFileSync(join(mine, 'same'), 'same\n');
+    const dir = join(base, `sb${++n}`);
+    const r = await runMinc(['-t', dir, 'sh', '-c', `echo sandbox > ${mine}/f; echo n > ${mine}/n; touch ${mine}/same`]);
+    expect(r.exitCode).toBe(0);
+    const s = await minc(['--summary', dir, '--exclude', '/etc/**']);
+    expect(s.stdout).toBe(`C ${mine}/f\nA ${mine}/n`);
+    expect((await minc(['--apply', dir, mine])).exitCode).toBe(0);
+    expect([readFileSync(join(mine, 'f'), 'utf8'), readFileSync(join(mine, 'n'), 'utf8')]).toEqual(['sandbox\n', 'n\n']);
+  });
+});
+
 describe('what minc made is no change', () => {
   it('entries of the made file still as minc made them, and --hide paths, are left out', async () => {
     const root = makeRoot();
