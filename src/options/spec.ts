@@ -51,7 +51,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'summary', value: 'DIR', describe: 'List the changes of a kept temp dir or store container DIR (A/C/D PATH, as docker diff)' },
   { name: 'json', describe: 'With --summary: the changes as JSON (kind, what changed)' },
   { name: 'exit-code', describe: 'With --summary: exit 1 when there are changes (as git diff --exit-code)' },
-  { name: 'apply', value: 'DIR', describe: 'Put the changes of DIR onto the host (all, or those at or below each PATH after the options); undo with --undo' },
+  { name: 'apply', value: 'DIR', describe: 'Put the changes of DIR onto the host: all, or those at or below each PATH given after DIR (options go before --apply); undo with --undo' },
   { name: 'force', describe: 'With --apply: overwrite host paths that changed after the sandbox began' },
   { name: 'exclude', value: 'PATTERN', repeatable: true, describe: 'With --summary, --apply, --review: leave out paths matching the glob (* within a name, ** across /)' },
   { name: 'undo', value: 'DIR', describe: 'Put the host back as it was before the last --apply of DIR (also after a killed one)' },
