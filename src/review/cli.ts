@@ -42,7 +42,7 @@ export const note = (line: string): void => writeAll(2, Buffer.from(`minc: ${lin
 export function summaryCommand(ref: string, opts: { json: boolean; exitCode: boolean; exclude: readonly string[] }): number {
   const ex = excluder(opts.exclude);
   const sb = openSandbox(ref);
-  const changes = scan(sb).filter((c) => !ex(c.path));
+  const changes = scan(sb, { stats: false }).filter((c) => !ex(c.path));
   writeAll(1, opts.json ? Buffer.from(jsonSummary(changes)) : textSummary(changes));
   return opts.exitCode && changes.length > 0 ? 1 : 0;
 }

@@ -35,11 +35,15 @@ export const childPath = (dir: Buffer, name: Buffer): Buffer => Buffer.concat([d
 
 function lstatOrNull(p: Buffer): Stats | null {
   try {
-    return lstatSync(p);
+    return lstatSync(p, { throwIfNoEntry: false }) ?? null;
   } catch {
     return null;
   }
 }
+
+type Dirent = { name: Buffer; isDirectory(): boolean; isSymbolicLink(): boolean; isFIFO(): boolean; isSocket(): boolean; isFile(): boolean; isCharacterDevice(): boolean };
+const direntKind = (d: Dirent): Kind =>
+  d.isDirectory() ? 'dir' : d.isSymbolicLink() ? 'symlink' : d.isFIFO() ? 'fifo' : d.isSocket() ? 'socket' : d.isFile() ? 'file' : 'device';
 
 /** Same bytes in two regular files of the same size. */
 function sameContent(a: Buffer, b: Buffer, size: number): boolean {
@@ -89,8 +93,12 @@ interface Pending {
   opaque: boolean;
 }
 
-/** Every change in the sandbox, sorted by path (byte order). */
-export function scan(sb: Sandbox): Change[] {
+/**
+ * Every change in the sandbox, sorted by path (byte order).  stats: each
+ * entry's lstat (an apply needs them); a summary does without them where the
+ * host has nothing to compare with (readdir's d_type gives the kind).
+ */
+export function scan(sb: Sandbox, { stats = true } = {}): Change[] {
   const out: Change[] = [];
   const pending: Pending[] = [];
   const hidden = (key: string): boolean => sb.hide.some((h) => key === h || key.startsWith(`${h}/`));
@@ -102,17 +110,25 @@ export function scan(sb: Sandbox): Change[] {
     };
     const others = sb.mounts.filter((o) => o !== m && o.point.length > m.point.length).map((o) => o.point.toString('latin1'));
     const walk = (upperDir: Buffer, dir: Buffer, lowers: Buffer[]): void => {
-      let names: Buffer[];
+      let names: Dirent[];
       try {
-        names = readdirSync(upperDir, { encoding: 'buffer' });
+        names = readdirSync(upperDir, { encoding: 'buffer', withFileTypes: true }) as unknown as Dirent[];
       } catch {
         return;
       }
-      for (const name of names) {
+      for (const d of names) {
+        const name = d.name;
         const upper = Buffer.concat([upperDir, SLASH, name]);
         const path = childPath(dir, name);
         const key = path.toString('latin1');
         if (hidden(key) || others.includes(key)) continue;
+        if (!stats && lowers.length === 0 && !d.isCharacterDevice() && !sb.made.has(key)) {
+          // nothing on the host to compare with, and no stat wanted: an addition of the kind readdir says
+          const isDir = d.isDirectory();
+          out.push({ status: 'A', path, kind: direntKind(d), what: [], upper, opaque: isDir && opaqueAt(upper) });
+          if (isDir) walk(upper, path, []);
+          continue;
+        }
         const st = lstatSync(upper);
         // the host's entry: the first layer that has one (a whiteout there hides the rest)
         let low: Buffer | null = null;

@@ -8,7 +8,13 @@
  */
 import type { Change } from './scan.js';
 
+const plain = (path: Buffer): boolean => {
+  for (const b of path) if (b < 0x20 || b === 0x5c || b === 0x7f) return false;
+  return true;
+};
+
 export function escapePath(path: Buffer): Buffer {
+  if (plain(path)) return path;
   const out: number[] = [];
   for (const b of path) {
     if (b === 0x5c) out.push(0x5c, 0x5c);
