@@ -95,7 +95,7 @@ export function restoreAttrs(items: readonly { path: Buffer; attrs: Attrs }[]): 
 
 /** Remove one attribute (rare: a name the sandbox removed from a directory kept in place). */
 export function removeAttr(path: Buffer, name: string): void {
-  const r = spawnSync('sh', ['-c', 'exec setfattr -h -x "$0" "$(cat)"', name], { input: path, stdio: ['pipe', 'ignore', 'pipe'] });
+  const r = spawnSync('xargs', ['-0', 'setfattr', '-h', '-x', name, '--'], { input: Buffer.concat([path, Buffer.from([0])]), stdio: ['pipe', 'ignore', 'pipe'] });
   if (r.status !== 0) throw new MincError(`setfattr -x ${name}: ${r.stderr.toString().trim()}`);
 }
 

@@ -238,6 +238,20 @@ describe('conflicts, a killed apply, names, hardlinks, --exclude, --exit-code', 
     expect(readdirSync(join(root, 'w'))).toEqual(['y']);
   });
 
+  it('an attribute removed from a directory in the sandbox goes from the host too', async () => {
+    const root = makeRoot();
+    mkdirSync(join(root, 'w/d'));
+    expect((await execa('setfattr', ['-n', 'user.gone', '-v', 'x', join(root, 'w/d')])).exitCode).toBe(0);
+    const sb = await sandbox(root, 'chmod 700 /w/d');
+    expect((await execa('setfattr', ['-x', 'user.gone', join(sb.dir, 'storage/w/d')])).exitCode).toBe(0);
+    const j = JSON.parse((await minc(['--summary', sb.dir, '--json'])).stdout) as { path: string; changes: string[] }[];
+    expect(j.find((e) => e.path === '/w/d')?.changes).toEqual(['mode', 'xattrs']);
+    expect((await minc(['--apply', sb.dir, '/w'])).exitCode).toBe(0);
+    expect((await execa('getfattr', ['-d', join(root, 'w/d')])).stdout).toBe('');
+    expect((await minc(['--undo', sb.dir])).exitCode).toBe(0);
+    expect((await execa('getfattr', ['--only-values', '-n', 'user.gone', join(root, 'w/d')])).stdout).toBe('x');
+  });
+
   it('hardlinks among the applied files stay hardlinks', async () => {
     const root = makeRoot();
     const sb = await sandbox(root, 'cd /w && echo h > one && ln one two && mkdir d && ln one d/three');
