@@ -11,7 +11,7 @@ import { MincError, withContext } from '../errors.js';
 import { baseOf, HostTree, parentOf, shown } from './hostfs.js';
 import { readJournal, readState, reviewDir, writeState } from './journal.js';
 import { makeNode, removeEntry, setMeta } from './ops.js';
-import { restoreAttrs } from './xattr.js';
+import { dumpPaths, removeAttr, restoreAttrs } from './xattr.js';
 
 export function undo(dir: string): number {
   const state = readState(dir);
@@ -68,8 +68,14 @@ export function undo(dir: string): number {
       if (cur && (cur.isDirectory() || was.tree)) removeEntry(at);
       renameSync(tmpAt, at);
     }
-    // directories' metadata (and the times of the parents), bottom up
+    // directories' metadata (and the times of the parents), bottom up; attributes an apply added go
     tree.forget();
+    const kept = entries.filter(({ e }) => e.before.kind === 'dir' && !e.before.tree && !e.parentOnly);
+    const now = dumpPaths(kept.map(({ path }) => tree.hostPath(path)), '^(user|security)\\.');
+    for (const { e, path } of kept) {
+      const had = new Set((e.before.attrs ?? []).map(([k]) => k));
+      for (const k of now.get(tree.hostPath(path).toString('latin1'))?.keys() ?? []) if (!had.has(k)) removeAttr(tree.hostPath(path), k);
+    }
     for (const { e, path } of entries) {
       if (e.before.kind !== 'dir' || e.before.tree) continue;
       const at = path.length === 1 ? Buffer.from(j.rootdir) : (() => {
