@@ -354,17 +354,27 @@ describe('--review', () => {
     return execa('script', ['-qec', cmd, '/dev/null'], { reject: false, input: answer, timeout: 60_000, env: { ...process.env, ...env } });
   }
 
+  /** An applied sandbox stays (for --undo): the test removes it. */
+  function removeApplied(out: string): void {
+    const dir = /minc --undo (\S+) puts them back/.exec(out)?.[1];
+    expect(dir && existsSync(join(dir, 'review/journal'))).toBeTruthy();
+    rmSync(dir!, { recursive: true });
+  }
+
   it('y applies everything', async () => {
     const root = makeRoot();
     const r = await onTerminal(root, 'y\n');
     expect(r.stdout).toContain('Apply these changes to the host? [y/N/e]');
     expect(readdirSync(join(root, 'w')).sort()).toEqual(['keep-me', 'not-me']);
+    removeApplied(r.stdout);
   });
 
   it('N discards the sandbox (and keeps it with -k)', async () => {
     const root = makeRoot();
     const r = await onTerminal(root, 'n\n');
     expect(r.stdout).toContain('not applied; the sandbox is gone');
+    const gone = /to reuse this, run: minc .*-t (\S+)/.exec(r.stdout)?.[1];
+    expect(gone && !existsSync(gone)).toBe(true);
     expect(readdirSync(join(root, 'w'))).toEqual([]);
     const k = await onTerminal(root, '\n', {}, ['-k']);
     const dir = /not applied; kept in (\S+)/.exec(k.stdout)?.[1];
@@ -377,6 +387,7 @@ describe('--review', () => {
     const r = await onTerminal(root, 'e\n', { EDITOR: "sed -i '/keep-me/!d'" });
     expect(r.stdout).toMatch(/applied 1 change /);
     expect(readdirSync(join(root, 'w'))).toEqual(['keep-me']);
+    removeApplied(r.stdout);
   });
 });
 
