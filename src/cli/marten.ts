@@ -123,6 +123,13 @@ async function main(argv: string[]): Promise<void> {
         const { exportImage } = await import('../marten/exporter.js');
         out(await exportImage(store(), a.image, a.output));
       })
+    .command('diff <container>', "List a container's changes, as docker diff (A/C/D PATH; minc --summary)",
+      (y) => y.positional('container', { type: 'string', demandOption: true }).option('json', { type: 'boolean', describe: 'Kind and what changed, as JSON' }),
+      async (a) => {
+        const { resolveContainer } = await import('../marten/model.js');
+        const { summaryCommand } = await import('../review/cli.js');
+        process.exitCode = summaryCommand(resolveContainer(store(), a.container).dir, { json: Boolean(a.json), exitCode: false, exclude: [] });
+      })
     .command('inspect <ref>', 'Show an image or container as JSON', (y) => y.positional('ref', { type: 'string', demandOption: true }), async (a) => {
       const { inspect } = await import('../marten/show.js');
       out(JSON.stringify(inspect(store(), a.ref), null, 2));

@@ -1,5 +1,5 @@
 /** minc [options] [--] [command [args...]]: the entry point. */
-import { MincError } from '../errors.js';
+import { MincError, UsageError } from '../errors.js';
 import { ranContainer } from './loaded.js';
 import { parseArgs } from '../options/parse.js';
 import { validate } from '../options/validate.js';
@@ -27,7 +27,12 @@ async function main(argv: readonly string[]): Promise<number> {
     const { stop } = await import('../run/background.js');
     return stop(args.stop);
   }
-  const config = validate(args);
+  if (args.summary !== undefined || args.apply !== undefined || args.undo !== undefined) {
+    const { reviewCommand } = await import('../review/cli.js');
+    return reviewCommand(args);
+  }
+  if (args.review && args.background) throw new UsageError('--review asks on the terminal: it cannot run in the background (-B)');
+  const config = validate(args.review ? { ...args, keep: true } : args);
   const facts = gatherFacts();
   if (config.dryRun) {
     const { dryRun } = await import('../dryrun.js');
@@ -37,8 +42,13 @@ async function main(argv: readonly string[]): Promise<number> {
     const { background } = await import('../run/background.js');
     return background(config, facts, colour);
   }
-  const status = await runContainer(config, facts, colour);
+  let tempdir = '';
+  const status = await runContainer(config, facts, colour, (dir) => (tempdir = dir));
   ranContainer(); // the code cache written now holds the whole run path (src/cli/load.ts)
+  if (args.review && tempdir) {
+    const { reviewAfterRun } = await import('../review/prompt.js');
+    reviewAfterRun(tempdir, { keep: args.keep || args.tempdir !== undefined, exclude: args.exclude, force: args.force });
+  }
   return status;
 }
 

@@ -28,6 +28,15 @@ export interface MincArgs extends ExtraArgs {
   dryRun: boolean;
   doctor: boolean;
   gc: boolean;
+  /** issue 9 (src/review) */
+  summary?: string;
+  json: boolean;
+  exitCode: boolean;
+  apply?: string;
+  force: boolean;
+  exclude: string[];
+  undo?: string;
+  review: boolean;
   command: string[];
 }
 

@@ -48,5 +48,14 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'stop', value: 'DIR', describe: 'Stop the background container of temp dir DIR and clean up after it' },
   { name: 'X11', alias: 'X', describe: 'Share the X11 display: binds /tmp/.X11-unix and $XAUTHORITY ($DISPLAY must be set)' },
   { name: 'debugfs', describe: 'Mount debugfs at /sys/kernel/debug' },
+  // issue 9: reviewing and keeping a sandbox's changes (src/review)
+  { name: 'summary', value: 'DIR', describe: 'List the changes of a kept temp dir or store container DIR (A/C/D PATH, as docker diff)' },
+  { name: 'json', describe: 'With --summary: the changes as JSON (kind, what changed)' },
+  { name: 'exit-code', describe: 'With --summary: exit 1 when there are changes (as git diff --exit-code)' },
+  { name: 'apply', value: 'DIR', describe: 'Put the changes of DIR onto the host: all, or those at or below each PATH given after DIR (options go before --apply); undo with --undo' },
+  { name: 'force', describe: 'With --apply: overwrite host paths that changed after the sandbox began' },
+  { name: 'exclude', value: 'PATTERN', repeatable: true, describe: 'With --summary, --apply, --review: leave out paths matching the glob (* within a name, ** across /)' },
+  { name: 'undo', value: 'DIR', describe: 'Put the host back as it was before the last --apply of DIR (also after a killed one)' },
+  { name: 'review', describe: 'Run the command in a kept sandbox, show its changes and ask whether to apply them' },
   { name: 'ftrace', value: 'SCRIPT', describe: 'Set the ftrace pid filter on the container, then run SCRIPT in the tracefs directory (MINC_PID set)' },
 ];

@@ -99,7 +99,7 @@ function signalTarget(tempdir: string, asPid1: boolean): number | null {
 }
 
 /** Run the container; resolves to minc's exit status (the command's). */
-export async function runContainer(config: Config, facts: Facts, colour?: { on: string; off: string }): Promise<number> {
+export async function runContainer(config: Config, facts: Facts, colour?: { on: string; off: string }, onTempdir?: (dir: string) => void): Promise<number> {
   const cleanup = new CleanupStack();
   let signalled: NodeJS.Signals | null = null;
   let killedEarly = false;
@@ -130,6 +130,7 @@ export async function runContainer(config: Config, facts: Facts, colour?: { on: 
     } catch (err) {
       throw withContext('making the temporary directory', err);
     }
+    onTempdir?.(tempdir); // minc --review reads the kept dir once the run has ended (src/review/prompt.ts)
     if (signalled) return 128 + constants.signals[signalled];
     const host = prepareHost(config, facts, tempdir, cleanup, colour); // network, cgroups, --cpu (src/host/run.ts)
     const script = renderFor(config, facts, tempdir, colour);
