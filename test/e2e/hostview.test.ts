@@ -82,6 +82,25 @@ describe('every host mount in the view', () => {
     }
   });
 
+  it('a mount overlayfs refuses as a lower dir (an overlay two deep already) is bound read-only, and --debug says so', async () => {
+    const d = mkdtempSync('/var/tmp/minc-e2e-deep-');
+    for (const x of ['l', 'u1', 'w1', 'm1', 'u2', 'w2', 'm2']) mkdirSync(join(d, x));
+    writeFileSync(join(d, 'l', 'f'), 'two deep\n');
+    execFileSync('mount', ['-t', 'overlay', '-o', `lowerdir=${d}/l,upperdir=${d}/u1,workdir=${d}/w1`, 'minc-e2e-o1', `${d}/m1`]);
+    execFileSync('mount', ['-t', 'overlay', '-o', `lowerdir=${d}/m1,upperdir=${d}/u2,workdir=${d}/w2`, 'minc-e2e-o2', `${d}/m2`]);
+    try {
+      const r = await runMinc(['--debug', 'sh', '-c', `cat ${d}/m2/f; (echo x > ${d}/m2/g) 2>/dev/null || echo read-only`]);
+      expect(r.stdout).toBe('two deep\nread-only');
+      expect(r.stderr).toContain(`minc: ${d}/m2: overlayfs refused it as a lower dir: bound read-only`);
+      expect(r.exitCode).toBe(0);
+      expect(existsSync(join(d, 'm2', 'g'))).toBe(false);
+    } finally {
+      execFileSync('umount', [`${d}/m2`]);
+      execFileSync('umount', [`${d}/m1`]);
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   it("minc's own set-up is no change: `minc -k true` leaves every upper empty and makes nothing", async () => {
     const base = privateBase();
     try {
