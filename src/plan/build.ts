@@ -8,18 +8,11 @@ import type { Config } from '../options/validate.js';
 import type { Facts } from '../run/facts.js';
 import { BELOW, DEVICES, DEVLINKS, DEV_LINKS, MASKED, PROC_READONLY, PUT_OLD, type Tool } from './paths.js';
 import { gatherTables } from './table.js';
-import type { Arg, Plan, PlanFile, Step } from './types.js';
-import { extraNsSteps } from './extra.js';
-import { hideSteps, hostViewFiles, runSteps, submountSteps } from './hostview.js';
+import type { Arg, Plan, PlanFile, PlanInput, Step } from './types.js';
 
-export interface PlanInput {
-  readonly config: Config;
-  readonly facts: Facts;
-  /** the temporary directory (root/ storage/ work/ resolv.conf hosts ...) */
-  readonly tempdir: string;
-  /** escape sequences around debug lines (chalk's, on a terminal) */
-  readonly colour?: { readonly on: string; readonly off: string };
-}
+export type { PlanInput } from './types.js';
+import { extraNsSteps } from './extra.js';
+import { hideSteps, hostViewFiles, overlayExtra, runSteps, submountSteps } from './hostview.js';
 
 const s = (why: string, ...argv: Arg[]): Step => ({ why, argv });
 
@@ -49,7 +42,7 @@ export function rootSteps({ config, facts, tempdir }: PlanInput): Step[] {
     steps.push(s('Bind the root directory itself (--direct): writes reach it', tool(facts, 'mount'), '--bind', config.rootdir, root));
   } else {
     steps.push(s('Mount the copy-on-write root: the root directory below, writes land in storage/',
-      tool(facts, 'mount'), '-t', 'overlay', '-o', `lowerdir=${config.layers ? config.layers.join(':') : config.rootdir},upperdir=${tempdir}/storage,workdir=${tempdir}/work`, 'minc-overlay', root));
+      tool(facts, 'mount'), '-t', 'overlay', '-o', `lowerdir=${config.layers ? config.layers.join(':') : config.rootdir},upperdir=${tempdir}/storage,workdir=${tempdir}/work${overlayExtra(config)}`, 'minc-overlay', root));
   }
   return steps;
 }

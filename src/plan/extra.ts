@@ -7,7 +7,7 @@
  * setup is host-side business.  (-X's binds are ordinary binds: validate
  * puts them in config.binds.)
  */
-import type { PlanInput } from './build.js';
+import type { PlanInput } from './types.js';
 import type { Step } from './types.js';
 
 /**

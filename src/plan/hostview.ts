@@ -5,7 +5,7 @@
  * or a project disk land in the sandbox too; /run is a fresh tmpfs (host
  * sockets there bypass any overlay); --hide makes paths show empty.
  */
-import type { PlanInput } from './build.js';
+import type { PlanInput } from './types.js';
 import { BELOW, MOUNTS_FSTAB, HIDDEN_FILE } from './paths.js';
 import type { Step } from './types.js';
 import type { HostMount } from '../run/mountinfo.js';
@@ -15,6 +15,13 @@ const mountTool = (input: PlanInput): string => {
   if (!p) throw new Error('mount not found on this host (minc --doctor says what to install)');
   return p;
 };
+
+/**
+ * Options of every overlay of the run: a throwaway one (not kept) is
+ * `volatile`: overlayfs then skips syncing the upper dir, whose files are
+ * removed right after (a kept one is synced: it is reused).
+ */
+export const overlayExtra = (config: PlanInput['config']): string => (config.keep ? '' : ',volatile');
 
 /** The host's mounts this run shows (none unless the root directory is the host's / itself). */
 export function shownMounts({ config, facts }: PlanInput): readonly HostMount[] {
@@ -27,7 +34,7 @@ function fstabLine(input: PlanInput, m: HostMount): string {
   const target = `${input.tempdir}/root${m.path}`;
   if (input.config.direct) return `${m.path} ${target} none bind 0 0\n`;
   const d = `${input.tempdir}/mounts/${m.name}`;
-  return `minc-overlay ${target} overlay lowerdir=${m.path},upperdir=${d}/upper,workdir=${d}/work 0 0\n`;
+  return `minc-overlay ${target} overlay lowerdir=${m.path},upperdir=${d}/upper,workdir=${d}/work${overlayExtra(input.config)} 0 0\n`;
 }
 
 /** fstab(5) of the mounts, for one `mount --all --fstab` (paths with blanks or option separators are bound apart). */

@@ -4,6 +4,9 @@
  * may start with one of the stage's functions (STAGE_FUNCTIONS), a closed set.
  */
 
+import type { Config } from '../options/validate.js';
+import type { Facts } from '../run/facts.js';
+
 /** A word of an argv: a literal string, or a raw shell word (`"$@"`, `"$FINAL"`) the stage expands. */
 export type Arg = string | { readonly sh: string };
 
@@ -12,9 +15,9 @@ export interface Step {
   readonly argv: readonly Arg[];
   /**
    * Steps of a lane run in a background subshell, beside the steps that
-   * follow, until a `join_lane NAME` step waits for them (the set-up of /dev
-   * needs nothing the set-up of /proc, /sys and /etc makes, and the machine
-   * has two cores).
+   * follow, until a `join_lane NAME` step waits for them (the set-up of /etc
+   * needs nothing of what is mounted below the root meanwhile, and the
+   * machine has two cores).
    */
   readonly lane?: string;
   /** the step's stderr is the user's (the command, an --ftrace script): not captured by the runner */
@@ -34,6 +37,16 @@ export const STAGE_FUNCTIONS = [
 
 /** Values the stage reads as shell variables. */
 export type StageVars = Readonly<Record<string, string>>;
+
+/** What the plan builders are made from: the validated options and the host's facts. */
+export interface PlanInput {
+  readonly config: Config;
+  readonly facts: Facts;
+  /** the temporary directory (root/ storage/ work/ resolv.conf hosts ...) */
+  readonly tempdir: string;
+  /** escape sequences around debug lines (chalk's, on a terminal) */
+  readonly colour?: { readonly on: string; readonly off: string };
+}
 
 /** A file of the plan: its content, or a symlink. */
 export type PlanFile = string | { readonly symlink: string };

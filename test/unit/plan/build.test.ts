@@ -259,13 +259,16 @@ describe('buildPlan: the root', () => {
   it('mounts an overlay of the root directory with its upper and work dirs in the temp dir', () => {
     const all = steps({ rootdir: '/srv/rootfs' });
     const i = mountOf(all, 'overlay', '-t', 'overlay');
-    expect(args(all[i]!)).toEqual(['-t', 'overlay', '-o', `lowerdir=/srv/rootfs,upperdir=${TEMP}/storage,workdir=${TEMP}/work`, 'minc-overlay', R]);
+    // (a throwaway run's overlay is volatile: no sync of an upper dir that is removed right after; a kept one's is synced)
+    expect(args(all[i]!)).toEqual(['-t', 'overlay', '-o', `lowerdir=/srv/rootfs,upperdir=${TEMP}/storage,workdir=${TEMP}/work,volatile`, 'minc-overlay', R]);
+    const kept = steps({ rootdir: '/srv/rootfs', keep: true });
+    expect(args(kept[mountOf(kept, 'overlay', '-t', 'overlay')]!)[3]).toBe(`lowerdir=/srv/rootfs,upperdir=${TEMP}/storage,workdir=${TEMP}/work`);
   });
 
   it("stacks an image's layers as the lower dirs, in the order given", () => {
     const all = steps({ rootdir: '/ignored', layers: ['/img/top', '/img/base'] });
     const i = mountOf(all, 'overlay', '-t', 'overlay');
-    expect(args(all[i]!)[3]).toBe(`lowerdir=/img/top:/img/base,upperdir=${TEMP}/storage,workdir=${TEMP}/work`);
+    expect(args(all[i]!)[3]).toBe(`lowerdir=/img/top:/img/base,upperdir=${TEMP}/storage,workdir=${TEMP}/work,volatile`);
   });
 
   it('--direct binds the root directory instead of an overlay', () => {
