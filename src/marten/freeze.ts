@@ -48,7 +48,8 @@ function containerPids(initPid: number, ns: string): number[] {
   return out.includes(initPid) ? out : [initPid, ...out];
 }
 
-const state = (pid: number): string | null => {
+/** The state letter of a process (field 3 of /proc/PID/stat: R, S, T...), null once it is gone. */
+export const processState = (pid: number): string | null => {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return s.slice(s.lastIndexOf(')') + 2, s.lastIndexOf(')') + 3);
@@ -142,7 +143,7 @@ export async function stopAll(pids: () => number[]): Promise<Thaw> {
   };
   try {
     for (let round = 0; ; round++) {
-      const running = pids().filter((p) => !['T', 't', 'Z', 'X', null].includes(state(p)));
+      const running = pids().filter((p) => !['T', 't', 'Z', 'X', null].includes(processState(p)));
       if (running.length === 0) break;
       if (round > 500) throw new MincError('its processes could not all be stopped');
       for (const p of running) {

@@ -6,7 +6,8 @@
  * or silent reply ends in one line instead of filling memory, disk or time.
  */
 import type { IncomingMessage } from 'node:http';
-import { Transform, type TransformCallback } from 'node:stream';
+import type { TransformCallback } from 'node:stream';
+import { Hasher } from '../layers/hasher.js';
 import { MincError } from '../../errors.js';
 
 /** manifests, indexes, configs, token replies: what skopeo allows (its "exceeded maximum allowed size") */
@@ -126,25 +127,16 @@ export function errorDetail(body: Buffer): string {
  * A pass-through for a blob's body: hashes (sha256) and counts it, and fails at the first
  * byte past the descriptor's size.
  */
-export class BlobSink extends Transform {
-  private readonly h = process.getBuiltinModule('node:crypto').createHash('sha256');
-  bytes = 0;
-  constructor(private readonly what: string, private readonly size: number, private readonly onBytes?: (n: number) => void) {
-    super({ highWaterMark: 1 << 20 });
+export class BlobSink extends Hasher {
+  constructor(private readonly what: string, private readonly size: number, onBytes?: (n: number) => void) {
+    super(onBytes);
   }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+  override _transform(chunk: Buffer, enc: BufferEncoding, cb: TransformCallback): void {
     if (this.bytes + chunk.length > this.size) {
       cb(new MincError(`${this.what}: the registry sent more than the ${this.size} bytes its descriptor says`));
       return;
     }
-    this.h.update(chunk);
-    this.bytes += chunk.length;
-    this.onBytes?.(chunk.length);
-    cb(null, chunk);
-  }
-  /** sha256:<hex>, once */
-  digest(): string {
-    return `sha256:${this.h.digest('hex')}`;
+    super._transform(chunk, enc, cb);
   }
 }
 

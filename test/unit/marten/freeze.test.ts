@@ -2,16 +2,9 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { stopAll } from '../../../src/marten/freeze.js';
+import { processState, stopAll } from '../../../src/marten/freeze.js';
 
-const state = (pid: number): string | null => {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return s.slice(s.lastIndexOf(')') + 2, s.lastIndexOf(')') + 3);
-  } catch {
-    return null;
-  }
-};
+const state = processState;
 const ppid = (pid: number): number => {
   const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1]);

@@ -14,21 +14,11 @@ import { pickPlatform } from '../../../src/marten/platform.js';
 import { parseRef, refString } from '../../../src/marten/registry/ref.js';
 import { checkConfig, checkIndex, checkManifest, checkToken, parseJson } from '../../../src/marten/registry/shape.js';
 import { CONFIG, INDEX, MANIFEST, TOKEN } from './samples.js';
+import { rng } from '../support/rng.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);
 const MS = Number(process.env.FUZZ_MS ?? 2500);
 
-/** mulberry32: small, seedable, good enough to pick mutations */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type R = () => number;
 const int = (r: R, n: number): number => Math.floor(r() * n);

@@ -13,23 +13,13 @@ import { readArchive } from '../../../../src/marten/formats/archive.js';
 import { openRegular } from '../../../../src/marten/formats/outer.js';
 import { sha } from '../../../helpers/images.js';
 import { tarBuffer, type TarEntry } from '../../../helpers/tarball.js';
+import { rng } from '../../support/rng.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20260812);
 const MS = Number(process.env.FUZZ_MS ?? 3000);
 const tmp = mkdtempSync('/tmp/marten-unit-fuzz-');
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** mulberry32: small, seedable. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Doc = { name: string; json: unknown };
 interface Form {
