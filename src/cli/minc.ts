@@ -27,6 +27,10 @@ async function main(argv: readonly string[]): Promise<number> {
     const { stop } = await import('../run/background.js');
     return stop(args.stop);
   }
+  if (args.qemu || args.qemuTcg || args.qemuKernel !== undefined) {
+    const { runVm } = await import('../vm/run.js'); // nothing of src/vm/ loads on a plain run's path
+    return runVm(args, gatherFacts());
+  }
   const config = validate(args);
   const facts = gatherFacts();
   if (config.dryRun) {

@@ -29,6 +29,10 @@ export interface MincArgs extends ExtraArgs {
   doctor: boolean;
   gc: boolean;
   command: string[];
+  /** issue 14: --qemu (src/vm/) */
+  qemu?: boolean;
+  qemuTcg?: boolean;
+  qemuKernel?: string;
 }
 
 const byName = new Map<string, OptionSpec>();

@@ -49,4 +49,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'X11', alias: 'X', describe: 'Share the X11 display: binds /tmp/.X11-unix and $XAUTHORITY ($DISPLAY must be set)' },
   { name: 'debugfs', describe: 'Mount debugfs at /sys/kernel/debug' },
   { name: 'ftrace', value: 'SCRIPT', describe: 'Set the ftrace pid filter on the container, then run SCRIPT in the tracefs directory (MINC_PID set)' },
+  // issue 14: --qemu (src/vm/) and --cross
+  { name: 'qemu', describe: "Run the command in a KVM guest booting the host distribution's kernel (/boot/vmlinuz-*)" },
+  { name: 'qemu-tcg', describe: 'With --qemu: run the guest without KVM (TCG: slow)' },
+  { name: 'qemu-kernel', value: 'FILE', describe: 'With --qemu: boot FILE instead of the newest /boot/vmlinuz-*' },
 ];
