@@ -13,8 +13,11 @@ import type { VmConfig } from './options.js';
 export interface VmStep {
   readonly why: string;
   readonly argv: readonly string[];
-  /** 'background': started with &; 'exec': the shell becomes it (the last step) */
-  readonly how?: 'background' | 'exec';
+  /**
+   * 'background': started with &; 'exec': the shell becomes it (the last
+   * step); 'relay': argv is [cat, fifo for stdout, fifo for stderr] (below)
+   */
+  readonly how?: 'background' | 'exec' | 'relay';
 }
 
 export interface VmInput {
@@ -25,7 +28,7 @@ export interface VmInput {
   readonly binds: readonly { source: string; target: string; readonly: boolean }[];
   readonly kernel: string;
   readonly initrd: string;
-  readonly tools: { readonly mount: string; readonly qemu: string; readonly sh: string; readonly virtiofsd?: string; readonly setpriv: string };
+  readonly tools: { readonly mount: string; readonly mkfifo: string; readonly cat: string; readonly qemu: string; readonly sh: string; readonly virtiofsd?: string; readonly setpriv: string };
   readonly tty: boolean;
 }
 
@@ -57,7 +60,7 @@ function shares(i: VmInput): string[] {
 /**
  * The command's stdio and the exit status: virtio-serial ports, never the
  * console.  stdin is qemu's stdio chardev (its EOF closes the port: the guest
- * reads EOF); stdout and stderr are minc's own, opened again with O_APPEND.
+ * reads EOF); stdout and stderr are fifos relayed to minc's own.
  * On a terminal the command gets a virtio console (hvc0) on qemu's stdio
  * instead, in raw mode, so ^C, job control and the size are the guest tty's.
  */
@@ -68,8 +71,8 @@ function ports(i: VmInput): string[] {
   const out = ['-device', 'virtio-serial-pci,id=vs'];
   if (i.tty) out.push('-chardev', 'stdio,id=con,signal=off', '-device', 'virtconsole,bus=vs.0,chardev=con', ...port('in', 'null', 'minc.stdin'));
   else out.push(...port('in', 'stdio,signal=off', 'minc.stdin'));
-  out.push(...port('out', 'file,path=/proc/self/fd/1,append=on', 'minc.stdout'),
-    ...port('err', 'file,path=/proc/self/fd/2,append=on', 'minc.stderr'),
+  out.push(...port('out', `file,path=${vm}/stdout`, 'minc.stdout'),
+    ...port('err', `file,path=${vm}/stderr`, 'minc.stderr'),
     ...port('st', `file,path=${vm}/status`, 'minc.status'),
     ...port('sig', `socket,path=${vm}/signal.sock,server=on,wait=off`, 'minc.signal'));
   return out;
@@ -90,6 +93,10 @@ export function vmSteps(i: VmInput): VmStep[] {
     ? s('Bind the root directory itself (--direct): writes reach it', [mount, '--bind', i.lowerdirs[0]!, root])
     : s("Mount the copy-on-write root, as a container's: the root below, writes land in storage/", [mount, '-t', 'overlay', '-o',
       `lowerdir=${i.lowerdirs.join(':')},upperdir=${i.tempdir}/storage,workdir=${i.tempdir}/work`, 'minc-overlay', root]));
+  // qemu opens its chardevs by path, and /proc/self/fd/1 cannot be opened when it is a socket
+  // (node's pipes are): the guest's output goes through fifos, relayed by cat to minc's own stdout and stderr
+  steps.push(s("Fifos for the guest's stdout and stderr", [i.tools.mkfifo, '-m', '600', `${i.tempdir}/vm/stdout`, `${i.tempdir}/vm/stderr`]));
+  steps.push(s('Relay them to stdout and stderr (cat ends when qemu, their last writer, is gone)', [i.tools.cat, `${i.tempdir}/vm/stdout`, `${i.tempdir}/vm/stderr`], 'relay'));
   if (i.vm.fs === 'virtiofs') {
     steps.push(s('Serve the root to the guest over virtiofs (dies with qemu: the socket closes)', [i.tools.setpriv, '--pdeathsig', 'KILL', '--',
       i.tools.virtiofsd!, `--socket-path=${i.tempdir}/vm/virtiofs.sock`, '-o', `source=${root}`, '-o', 'cache=auto', '-o', 'xattr'], 'background'));
@@ -105,6 +112,11 @@ export function renderVmScript(steps: readonly VmStep[], debug: boolean): string
   return steps.map((st) => {
     const cmd = st.argv.map(shQuote).join(' ');
     const say = debug ? `printf '%s\\n' ${shQuote(`minc: ${st.why}`)} ${shQuote(`  ${cmd}`)} >&2\n` : '';
+    if (st.how === 'relay') {
+      // the shell holds both fifos open (read-write: no open blocks), qemu inherits them, the cats do not
+      const [cat, out, err] = st.argv.map(shQuote) as [string, string, string];
+      return `${say}exec 3<>${out} 4<>${err}\n${cat} ${out} 3>&- 4>&- &\n${cat} ${err} >&2 3>&- 4>&- &\n`;
+    }
     return `${say}${st.how === 'exec' ? `exec ${cmd}` : st.how === 'background' ? `${cmd} &` : cmd}\n`;
   }).join('');
 }

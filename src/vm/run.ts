@@ -8,7 +8,7 @@
  * TEMPDIR/vm/status; signals sent to minc go to the guest by another port.
  */
 import { connect } from 'node:net';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MincError, withContext } from '../errors.js';
 import { findTool } from '../host/tools.js';
@@ -62,6 +62,8 @@ export async function runVm(args: MincArgs, facts: Facts): Promise<number> {
   const tools: VmInput['tools'] = {
     qemu: need('qemu-system-x86_64', 'qemu-system-x86'),
     mount: need('mount', 'mount'),
+    mkfifo: need('mkfifo', 'coreutils'),
+    cat: need('cat', 'coreutils'),
     sh: need('sh', 'dash'),
     setpriv: need('setpriv', 'util-linux'),
     ...(vm.fs === 'virtiofs' ? { virtiofsd: VIRTIOFSD } : {}),
@@ -112,6 +114,7 @@ export async function runVm(args: MincArgs, facts: Facts): Promise<number> {
     debug('Boot the guest in a private mount namespace (src/vm/plan.ts)', argv.slice(0, 7).map(shQuote).join(' '));
     child = startInherited(argv[0]!, argv.slice(1), process.env, 3);
     const qemuStatus = await child.status;
+    await relayed(join(vmDir, 'stdout'));
     let status: string;
     try {
       status = readFileSync(join(vmDir, 'status'), 'utf8').trim();
@@ -128,6 +131,27 @@ export async function runVm(args: MincArgs, facts: Facts): Promise<number> {
     await cleanup.run();
     for (const sig of FORWARDED) process.off(sig, onSignal);
   }
+}
+
+/** Until the cat relaying the guest's stdout has read it all (it holds the fifo until then). */
+async function relayed(fifo: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (!holders(fifo)) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Whether a process still has this path open (a look through the fds under /proc). */
+function holders(path: string): boolean {
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) if (readlinkSync(`/proc/${pid}/fd/${fd}`) === path) return true;
+    } catch {
+      /* gone, or not ours to see */
+    }
+  }
+  return false;
 }
 
 function withKernel<T>(f: () => T): T {
