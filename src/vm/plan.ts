@@ -99,7 +99,7 @@ export function vmSteps(i: VmInput): VmStep[] {
   steps.push(s('Relay them to stdout and stderr (cat ends when qemu, their last writer, is gone)', [i.tools.cat, `${i.tempdir}/vm/stdout`, `${i.tempdir}/vm/stderr`], 'relay'));
   if (i.vm.fs === 'virtiofs') {
     steps.push(s('Serve the root to the guest over virtiofs (dies with qemu: the socket closes)', [i.tools.setpriv, '--pdeathsig', 'KILL', '--',
-      i.tools.virtiofsd!, `--socket-path=${i.tempdir}/vm/virtiofs.sock`, '-o', `source=${root}`, '-o', 'cache=auto', '-o', 'xattr'], 'background'));
+      i.tools.virtiofsd!, `--socket-path=${i.tempdir}/vm/virtiofs.sock`, '-o', `source=${root}`, '-o', 'cache=auto', '-o', 'xattr', '-o', 'log_level=err'], 'background'));
     steps.push(s("Wait for virtiofsd's socket", [i.tools.sh, '-c', 'n=0; until [ -S "$1" ]; do n=$((n+1)); [ $n -lt 500 ] || exit 1; sleep 0.01; done', 'wait', `${i.tempdir}/vm/virtiofs.sock`]));
   }
   steps.push(s(`Boot the guest (${i.vm.accel === 'kvm' ? 'KVM' : 'TCG, no KVM: slow'}): the command runs in it with its stdio on virtio-serial ports`,
