@@ -31,6 +31,10 @@ async function main(argv: readonly string[]): Promise<number> {
     const { reviewCommand } = await import('../review/cli.js');
     return reviewCommand(args);
   }
+  if (args.qemu || args.qemuTcg || args.qemuKernel !== undefined) {
+    const { runVm } = await import('../vm/run.js'); // nothing of src/vm/ loads on a plain run's path
+    return runVm(args, gatherFacts());
+  }
   if (args.review && args.background) throw new UsageError('--review asks on the terminal: it cannot run in the background (-B)');
   const config = validate(args.review ? { ...args, keep: true } : args);
   const facts = gatherFacts();

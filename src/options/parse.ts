@@ -38,6 +38,10 @@ export interface MincArgs extends ExtraArgs {
   undo?: string;
   review: boolean;
   command: string[];
+  /** issue 14: --qemu (src/vm/) */
+  qemu?: boolean;
+  qemuTcg?: boolean;
+  qemuKernel?: string;
 }
 
 const byName = new Map<string, OptionSpec>();

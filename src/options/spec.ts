@@ -58,4 +58,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'undo', value: 'DIR', describe: 'Put the host back as it was before the last --apply of DIR (also after a killed one)' },
   { name: 'review', describe: 'Run the command in a kept sandbox, show its changes and ask whether to apply them' },
   { name: 'ftrace', value: 'SCRIPT', describe: 'Set the ftrace pid filter on the container, then run SCRIPT in the tracefs directory (MINC_PID set)' },
+  // issue 14: --qemu (src/vm/) and --cross
+  { name: 'qemu', describe: "Run the command in a KVM guest booting the host distribution's kernel (/boot/vmlinuz-*)" },
+  { name: 'qemu-tcg', describe: 'With --qemu: run the guest without KVM (TCG: slow)' },
+  { name: 'qemu-kernel', value: 'FILE', describe: 'With --qemu: boot FILE instead of the newest /boot/vmlinuz-*' },
 ];

@@ -1,0 +1,83 @@
+/**
+ * --qemu's options: what keeps its meaning in a guest (--name, -b, --net
+ * with -p, --mem-limit as the guest's memory, --cpu as its vCPUs, -r, -t,
+ * -k, -D) and one clear line for what makes no sense there.
+ */
+import { existsSync } from 'node:fs';
+import { UsageError } from '../errors.js';
+import { parseSize } from '../cgroup/config.js';
+import { checkPorts, parsePort } from '../net/config.js';
+import type { MincArgs } from '../options/parse.js';
+import { validate, type Config } from '../options/validate.js';
+
+export interface VmConfig {
+  readonly accel: 'kvm' | 'tcg';
+  readonly memMiB: number;
+  readonly cpus: number;
+  readonly fs: '9p' | 'virtiofs';
+  readonly net: boolean;
+  readonly ports: readonly { host: number; guest: number; proto: 'tcp' | 'udp' }[];
+  readonly kernel?: string;
+}
+
+/** Options a guest cannot honour, by their MincArgs field. */
+const NO_SENSE: readonly [keyof MincArgs, string, string][] = [
+  ['usedev', '--usedev', "the guest's /dev is its own kernel's"],
+  ['nocaps', '--nocaps', 'the guest is the boundary'],
+  ['user', '--user', 'not supported in the guest yet'],
+  ['asPid1', '--as-pid-1', "the guest's PID 1 is minc's init"],
+  ['preserveFds', '--preserve-fds', 'descriptors cannot cross into a guest'],
+  ['hide', '--hide', 'not supported in the guest yet'],
+  ['X11', '--X11', 'the X socket cannot cross into a guest'],
+  ['debugfs', '--debugfs', 'not supported in the guest yet'],
+  ['ftrace', '--ftrace', "the guest's kernel is not the host's"],
+  ['memSwap', '--mem-swap', 'the guest has no swap'],
+  ['cpuShares', '--cpu-shares', 'not a guest setting'],
+  ['cpuQuota', '--cpu-quota', 'not a guest setting'],
+  ['pidMax', '--pid-max', 'not a guest setting'],
+  ['background', '--background', 'not supported with --qemu yet'],
+];
+
+/** Whether /dev/kvm can boot a stock kernel: a PVM host's (kvm_pvm) boots only PVM guest kernels. */
+export function kvmUsable(): { ok: boolean; why?: string } {
+  if (!existsSync('/dev/kvm')) return { ok: false, why: 'there is no /dev/kvm (enable virtualisation, load kvm_intel or kvm_amd)' };
+  if (existsSync('/sys/module/kvm_pvm')) return { ok: false, why: "this host's /dev/kvm is PVM (kvm_pvm), which boots only PVM guest kernels" };
+  return { ok: true };
+}
+
+export function validateVm(args: MincArgs & { qemuTcg?: boolean; qemuKernel?: string }, env: NodeJS.ProcessEnv = process.env): { config: Config; vm: VmConfig } {
+  for (const [field, option, why] of NO_SENSE) {
+    const v = args[field];
+    if (v === true || (typeof v === 'string') || (Array.isArray(v) && v.length > 0)) throw new UsageError(`${option} makes no sense with --qemu: ${why}`);
+  }
+  let accel: VmConfig['accel'] = 'kvm';
+  if (args.qemuTcg) accel = 'tcg';
+  else {
+    const kvm = kvmUsable();
+    if (!kvm.ok && !args.dryRun) throw new UsageError(`--qemu needs KVM: ${kvm.why}; --qemu-tcg runs without it (slow)`);
+  }
+  const memMiB = args.memLimit !== undefined ? Math.floor(parseSize('--mem-limit', args.memLimit) / 1048576) : 512;
+  if (memMiB < 128) throw new UsageError(`--mem-limit '${args.memLimit}': a guest needs 128M at least`);
+  let cpus = 1;
+  if (args.cpu !== undefined) {
+    if (!/^(0x)?[0-9a-f]+$/i.test(args.cpu) || /^(0x)?0+$/i.test(args.cpu)) throw new UsageError(`--cpu '${args.cpu}': expected a hexadecimal CPU mask such as 1 or 0x3`);
+    cpus = [...BigInt(`0x${args.cpu.replace(/^0x/i, '')}`).toString(2)].filter((b) => b === '1').length;
+  }
+  const portMaps = (args.port ?? []).map(parsePort);
+  checkPorts(portMaps);
+  if (args.net !== undefined && args.net !== '' && args.net !== 'dens' && args.net !== 'user') {
+    throw new UsageError(`--net ${args.net} makes no sense with --qemu: the guest gets qemu's user-mode network (--net, with -p)`);
+  }
+  const fs = env.MINC_QEMU_FS === 'virtiofs' ? 'virtiofs' : '9p';
+  // the rest as a container's (-r, -t, -b, --name, -k, -D), without the host network and cgroup checks
+  const config = validate({ ...args, memLimit: undefined, cpu: undefined, net: undefined, port: [] }, env);
+  return {
+    config,
+    vm: {
+      accel, memMiB, cpus, fs,
+      net: args.net !== undefined || portMaps.length > 0,
+      ports: portMaps.map((p) => ({ host: p.hostPort, guest: p.port, proto: p.proto })),
+      ...(args.qemuKernel !== undefined ? { kernel: args.qemuKernel } : {}),
+    },
+  };
+}

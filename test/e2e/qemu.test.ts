@@ -1,0 +1,123 @@
+/**
+ * minc --qemu: the command runs in a guest that boots the host distribution's
+ * kernel.  Where /dev/kvm can boot a stock kernel the tests use KVM; where it
+ * cannot (a PVM host, kvm_pvm: this one) they run the same checks under TCG
+ * (--qemu-tcg), a few seconds a boot.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { privateBase, processesWithArg, removeKept, reuseDir, runMinc, startMinc, tempdirsOf, waitFor } from '../helpers/e2e.js';
+import { MINC } from '../helpers/minc.js';
+import { makeBusyboxRootfs } from '../helpers/rootfs.js';
+
+const kvm = existsSync('/dev/kvm') && !existsSync('/sys/module/kvm_pvm');
+const QEMU = kvm ? ['--qemu'] : ['--qemu', '--qemu-tcg'];
+/** the guest kernel: the newest /boot/vmlinuz-* */
+const guestVersion = readdirSync('/boot').filter((n) => n.startsWith('vmlinuz-')).map((n) => n.slice(8))
+  .sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).at(-1);
+
+let rootfs: { dir: string; remove: () => void };
+let base: ReturnType<typeof privateBase>;
+const T = 60_000;
+
+beforeAll(() => {
+  rootfs = makeBusyboxRootfs();
+  writeFileSync(join(rootfs.dir, 'etc/marker'), 'busybox rootfs\n');
+  base = privateBase();
+});
+
+afterAll(() => {
+  rootfs.remove();
+  expect(base.entries()).toEqual([]);
+  base.remove();
+});
+
+describe('minc --qemu', () => {
+  it('runs the command under another kernel, with its stdin, stdout, stderr and exit status, and nothing else', async () => {
+    expect(guestVersion).toBeDefined();
+    const r = await runMinc([...QEMU, 'sh', '-c', 'uname -r; cat; echo to-stderr >&2; exit 7'], { input: 'piped in\n', stdin: undefined, env: base.env });
+    expect(r.stderr).toBe('to-stderr');
+    expect(r.stdout).toBe(`${guestVersion}\npiped in`);
+    expect(r.exitCode).toBe(7);
+    expect(guestVersion).not.toBe(release());
+    expect(base.entries()).toEqual([]);
+  }, T);
+
+  it('boots into a rootfs (-r DIR); writes are thrown away', async () => {
+    const r = await runMinc([...QEMU, '-r', rootfs.dir, 'sh', '-c', 'cat /etc/marker; echo changed > /etc/marker; rm /bin/ls; cat /etc/marker'], { env: base.env });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('busybox rootfs\nchanged');
+    expect(r.exitCode).toBe(0);
+    expect(readFileSync(join(rootfs.dir, 'etc/marker'), 'utf8')).toBe('busybox rootfs\n');
+    expect(existsSync(join(rootfs.dir, 'bin/ls'))).toBe(true);
+    expect(base.entries()).toEqual([]);
+  }, T);
+
+  it('keeps the writes with -k, and -t DIR boots with them again', async () => {
+    const r = await runMinc([...QEMU, '-k', '-r', rootfs.dir, 'sh', '-c', 'echo kept > /root/file'], { env: base.env });
+    expect(r.exitCode).toBe(0);
+    const dir = reuseDir(r.stderr);
+    expect(readFileSync(join(dir, 'storage/root/file'), 'utf8')).toBe('kept\n');
+    const again = await runMinc([...QEMU, '-t', dir, 'cat', '/root/file'], { env: base.env });
+    expect(again.stdout).toBe('kept');
+    expect(again.exitCode).toBe(0);
+    expect(readdirSync(dir)).not.toContain('vm'); // the guest's control files go
+    removeKept(dir);
+  }, T);
+
+  it('passes a SIGTERM sent to minc on to the command', async () => {
+    const run = startMinc([...QEMU, '-r', rootfs.dir, 'sh', '-c', "trap 'echo got TERM; exit 42' TERM; echo ready; while :; do sleep 1; done"],
+      { env: base.env, stdout: 'pipe' });
+    let out = '';
+    (run as unknown as { stdout: NodeJS.ReadableStream }).stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await waitFor(() => out.includes('ready'), 'the command to start', 45_000);
+    run.kill('SIGTERM');
+    const r = await run;
+    expect(r.stdout).toBe('ready\ngot TERM');
+    expect(r.exitCode).toBe(42);
+    expect(base.entries()).toEqual([]);
+  }, T);
+
+  it('leaves nothing running after a SIGKILL of minc; --gc reclaims the temp dir', async () => {
+    const run = startMinc([...QEMU, '-r', rootfs.dir, 'sh', '-c', 'echo ready; sleep 60'], { env: base.env, stdout: 'pipe' });
+    let out = '';
+    (run as unknown as { stdout: NodeJS.ReadableStream }).stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await waitFor(() => out.includes('ready'), 'the command to start', 45_000);
+    const [name] = tempdirsOf(run.pid, base.dir);
+    expect(name).toBeDefined();
+    const root = `local,path=${base.dir}/${name}/root,mount_tag=minc-root,security_model=passthrough,multidevs=remap`;
+    expect(processesWithArg(root).length).toBe(1); // qemu, found by its share
+    run.kill('SIGKILL');
+    await run;
+    await waitFor(() => processesWithArg(root).length === 0, 'qemu to die', 10_000);
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(`${base.dir}/${name}`);
+    const gc = spawnSync(MINC, ['--gc'], { env: base.env, encoding: 'utf8' });
+    expect(gc.status).toBe(0);
+    expect(base.entries()).toEqual([]);
+  }, T);
+
+  it('says so for an option that makes no sense in a guest, and makes nothing', async () => {
+    const r = await runMinc([...QEMU, '--usedev', 'true'], { env: base.env });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toBe("minc: --usedev makes no sense with --qemu: the guest's /dev is its own kernel's");
+    expect(base.entries()).toEqual([]);
+  });
+});
+
+describe('minc --qemu with a bad kernel', () => {
+  it('--qemu-kernel FILE that is no kernel is one clear line', async () => {
+    const dir = mkdtempSync('/tmp/minc-e2e-qemu-');
+    try {
+      writeFileSync(join(dir, 'notakernel'), 'hello');
+      const r = await runMinc([...QEMU, '--qemu-kernel', join(dir, 'notakernel'), 'true'], { env: base.env });
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toBe(`minc: finding the guest kernel: --qemu-kernel '${join(dir, 'notakernel')}': not a Linux kernel image (no version found)`);
+      expect(base.entries()).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
