@@ -22,7 +22,7 @@ const tree = (dir: string): string[] => (readdirSync(dir, { recursive: true }) a
 
 beforeAll(async () => {
   // two host mounts, nested: TOP (tmpfs) and TOP/sub/deep (another tmpfs)
-  top = mkdtempSync('/var/tmp/minc-e2e-hostview-');
+  top = mkdtempSync('/var/tmp/hostview-e2e-');
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'minc-e2e-top', top]);
   writeFileSync(join(top, 'f'), 'top\n');
   deep = join(top, 'sub', 'deep');
@@ -83,7 +83,7 @@ describe('every host mount in the view', () => {
   });
 
   it('a mount overlayfs refuses as a lower dir (an overlay two deep already) is bound read-only, and --debug says so', async () => {
-    const d = mkdtempSync('/var/tmp/minc-e2e-deep-');
+    const d = mkdtempSync('/var/tmp/overlay2-e2e-');
     for (const x of ['l', 'u1', 'w1', 'm1', 'u2', 'w2', 'm2']) mkdirSync(join(d, x));
     writeFileSync(join(d, 'l', 'f'), 'two deep\n');
     execFileSync('mount', ['-t', 'overlay', '-o', `lowerdir=${d}/l,upperdir=${d}/u1,workdir=${d}/w1`, 'minc-e2e-o1', `${d}/m1`]);
