@@ -143,5 +143,11 @@ export function listTempdirs(base = tempBase()): string[] {
   } catch {
     return [];
   }
-  return names.filter((n) => new RegExp(`^${TEMP_PREFIX}\\d+-\\w{6}$`).test(n)).map((n) => join(base, n));
+  // only this user's own dirs, writable by no one else: --gc runs a dir's undo file, and a base such as
+  // /dev/shm is open to everyone (a planted minc1-abcdef/undo must never run as root)
+  const uid = process.getuid?.() ?? 0;
+  return names.filter((n) => new RegExp(`^${TEMP_PREFIX}\\d+-\\w{6}$`).test(n)).map((n) => join(base, n)).filter((d) => {
+    const st = lstatSync(d, { throwIfNoEntry: false });
+    return st !== undefined && st.isDirectory() && st.uid === uid && (st.mode & 0o022) === 0;
+  });
 }

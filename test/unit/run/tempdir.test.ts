@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { removeTempdir } from '../../../src/run/tempdir.js';
+import { listTempdirs, removeTempdir } from '../../../src/run/tempdir.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'minc-tempdir-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -22,5 +22,21 @@ describe('removeTempdir', () => {
     writeFileSync(join(d, 'undo'), "undo_step 'Remove the cgroups' cg_remove /sys/fs/cgroup/pids/mincs/minc2-bbbbbb\n");
     expect(() => removeTempdir(d)).toThrow(/not removing .*minc2-bbbbbb: its network or cgroup setup is not all undone \(run minc --gc to try again\)/);
     expect(existsSync(join(d, 'undo'))).toBe(true);
+  });
+});
+
+describe('listTempdirs', () => {
+  it("lists only this user's own minc dirs that no one else may write: a planted one is never --gc's to run", () => {
+    const base = mkdtempSync('/tmp/minc-unit-list-');
+    try {
+      for (const n of ['minc1-aaaaaa', 'minc2-bbbbbb', 'minc3-cccccc', 'other']) mkdirSync(join(base, n), { mode: 0o700 });
+      chmodSync(join(base, 'minc2-bbbbbb'), 0o777);
+      symlinkSync(join(base, 'minc1-aaaaaa'), join(base, 'minc4-dddddd'));
+      if (process.getuid?.() === 0) chownSync(join(base, 'minc3-cccccc'), 65534, 65534);
+      const want = ['minc1-aaaaaa', ...(process.getuid?.() === 0 ? [] : ['minc3-cccccc'])].map((n) => join(base, n));
+      expect(listTempdirs(base).sort()).toEqual(want);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });
