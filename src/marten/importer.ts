@@ -43,6 +43,10 @@ export async function importPath(store: Store, path: string, opts: { name?: stri
   }
   if (st.isDirectory()) return importDir(store, resolve(path), opts.name);
   try {
+    // a polecat bundle (tgz with /.polecat.json, or squashfs): formats/bundle.ts
+    const { bundleKind, importBundle } = await import('./formats/bundle.js');
+    const kind = await bundleKind(resolve(path));
+    if (kind) return await importBundle(store, resolve(path), kind, opts.name);
     return await importTarball(store, resolve(path), opts.name);
   } catch (err) {
     throw withContext(`importing ${path}`, err);

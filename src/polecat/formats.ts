@@ -55,8 +55,9 @@ export async function writeSquashfs(p: Payload, out: string): Promise<void> {
   if (p.oneFileSystem) args.push('-one-file-system');
   if (p.meta) args.push('-p', `.polecat.json f 444 0 0 cat ${p.meta}`);
   if (p.exclude.length > 0) args.push('-wildcards', '-e', ...p.exclude);
-  await run('mksquashfs', args).catch((err: unknown) => {
-    throw new MincError(`mksquashfs: ${(err as Error).message.replace(/^mksquashfs: /, '')}`, { cause: err });
+  // mksquashfs reads SOURCE_DATE_EPOCH itself and then refuses -all-time: the epoch is passed here only
+  await run('env', ['-u', 'SOURCE_DATE_EPOCH', 'mksquashfs', ...args]).catch((err: unknown) => {
+    throw new MincError(`mksquashfs: ${(err as Error).message.replace(/^env: /, '')}`, { cause: err });
   });
 }
 

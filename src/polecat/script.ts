@@ -57,9 +57,16 @@ export async function runScript(script: string, root: string, work: string, tool
   const storage = join(inst, 'storage');
   const entries: Buffer[] = [];
   walkTree(storage, Buffer.alloc(0), entries);
+  // what minc made for its own set-up (mount points, /etc files) is not the install's
+  let made: Set<string>;
+  try {
+    made = new Set(readFileSync(join(inst, 'made'), 'latin1').split('\n').filter(Boolean).map((l) => l.replace(/^\/+/, '')));
+  } catch {
+    made = new Set();
+  }
   const kept = entries.filter((e) => {
     const top = e.toString('latin1').split('/')[0];
-    if (top === '.polecat-tools' || top === '.polecat-out') return false;
+    if (top === '.polecat-tools' || top === '.polecat-out' || made.has(e.toString('latin1'))) return false;
     const st = lstatSync(Buffer.concat([Buffer.from(`${storage}/`), e]));
     return !(st.isCharacterDevice() && st.rdev === 0); // a whiteout: deleted, not written
   });

@@ -58,7 +58,8 @@ const sandbox = (o: TrapOptions, out: string): string[] => ['-r', o.root, '-b', 
 export async function trapCommand(o: TrapOptions): Promise<Buffer[]> {
   const out = join(o.work, 'out');
   mkdirSync(out, { recursive: true, mode: 0o755 });
-  const strace = [...o.tools.prefix('strace'), '-f', '-qq', '-xx', '-y', '-e', 'trace=file,process', '-o', `${OUT_AT}/trace`, '--', ...o.command];
+  // -I 2: a timed run ends by SIGTERM, which strace blocks for good (-I 3) when it writes to a file
+  const strace = [...o.tools.prefix('strace'), ...(o.timeLimit ? ['-I', '2'] : []), '-f', '-qq', '-xx', '-y', '-e', 'trace=file,process', '-o', `${OUT_AT}/trace`, '--', ...o.command];
   const r = await runMinc([...sandbox(o, out), ...strace], { timeLimit: o.timeLimit, debug: o.debug });
   if (r.status !== 0 && !o.ignoreState && !o.timeLimit) {
     throw new MincError(`${o.command[0]} failed under the trapper (status ${r.status}); --ignore-state builds the bundle anyway`);
