@@ -275,6 +275,26 @@ describe.runIf(isRoot)('polecat', () => {
     }
   });
 
+  it('bundles a marten image (IMAGE for ROOTDIR): one command of it, or the whole image', async () => {
+    const store = makeStore();
+    try {
+      const imp = await store.marten(['import', rootfs.dir, '--name', 'pc-busybox']);
+      expect(imp.exitCode, imp.stderr).toBe(0);
+      const senv = { ...env, MINCS_DIR: store.dir };
+      const one = join(work, 'img-ps.sh');
+      const all = join(work, 'img-all.sh');
+      expect((await polecat(['-o', one, 'pc-busybox', 'ps'], { env: senv })).exitCode).toBe(0);
+      expect((await polecat(['-o', all, 'pc-busybox'], { env: senv })).exitCode).toBe(0);
+      expect((await run(one, [])).stdout).toMatch(/^\s*1\s.*\bps$/m);
+      expect((await run(all, ['ls', '/bin/cat'])).stdout).toBe('/bin/cat');
+      expect((await polecat(['--inspect', one])).stdout).toContain(`source: image ${imp.stdout.trim()}`);
+      expect(leftovers()).toEqual([]);
+      expect(await traces()).toEqual([]);
+    } finally {
+      store.remove();
+    }
+  });
+
   it('marten imports tgz and squashfs bundles as images that minc -r runs with their command', async () => {
     const store = makeStore();
     try {
