@@ -60,11 +60,18 @@ async function main(): Promise<void> {
   if (process.env[NS_MARK] !== '1') return again();
   delete process.env[NS_MARK];
   const { build } = await import('./build.js');
+  const { endAll } = await import('./tools.js');
   let cleanup = (): void => undefined;
+  let ending = false;
   for (const s of SIGNALS) {
     process.on(s, () => {
-      cleanup();
-      process.exit(128 + SIGNO[s]!);
+      if (ending) return;
+      ending = true;
+      // the minc runs first (each removes its own temp dir), then ours
+      void endAll().then(() => {
+        cleanup();
+        process.exit(128 + SIGNO[s]!);
+      });
     });
   }
   const out = await build(o, (c) => (cleanup = c)).finally(() => cleanup());

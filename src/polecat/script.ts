@@ -11,7 +11,7 @@ import { MincError, UsageError } from '../errors.js';
 import { walkTree } from './collect.js';
 import { mountLayers } from './source.js';
 import { DEFAULT_PATH } from './trapper.js';
-import { mincPath, OUT_AT, TOOLS_AT, type Tools } from './tools.js';
+import { mincPath, OUT_AT, TOOLS_AT, track, type Tools } from './tools.js';
 
 export interface Installed {
   root: string;
@@ -47,6 +47,7 @@ export async function runScript(script: string, root: string, work: string, tool
   process.stderr.write('polecat: --- installation stage ---\n');
   const status = await new Promise<number>((res, rej) => {
     const p = spawn(process.execPath, argv, { stdio: ['ignore', 2, 2], env: { ...process.env, PATH: DEFAULT_PATH } });
+    track(p);
     p.on('error', rej);
     p.on('close', (code) => res(code ?? 128));
   });

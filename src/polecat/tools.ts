@@ -5,6 +5,7 @@
  * libraries and their loader, and run through that loader (minc's stage
  * runs host tools in the container the same way).
  */
+import type { ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,26 @@ import { MincError } from '../errors.js';
 import { run } from '../marten/proc.js';
 import { parseElf } from './elf.js';
 import { listedLibraries } from './trace.js';
+
+/** The minc runs under way: a signal to polecat ends them (minc then cleans up its own) before the work dir goes. */
+export const running = new Set<ChildProcess>();
+
+/** Register a minc child until it ends. */
+export function track(p: ChildProcess): void {
+  running.add(p);
+  p.on('close', () => running.delete(p));
+}
+
+/** SIGTERM to each minc under way; resolves once all have ended (SIGKILL after 10 s). */
+export function endAll(): Promise<void> {
+  const all = [...running].map((p) => new Promise<void>((res) => {
+    if (p.exitCode !== null || p.signalCode !== null) return res();
+    p.on('close', () => res());
+    p.kill('SIGTERM');
+    setTimeout(() => p.kill('SIGKILL'), 10_000).unref();
+  }));
+  return Promise.all(all).then(() => undefined);
+}
 
 /** Where the tools are bound in the sandbox, and where the sandbox writes its results. */
 export const TOOLS_AT = '/.polecat-tools';

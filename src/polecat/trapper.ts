@@ -12,7 +12,7 @@ import { MincError } from '../errors.js';
 import { key, readHead, resolveEntries, walkTree, type Resolved } from './collect.js';
 import { parseElf } from './elf.js';
 import { listedLibraries, shQuote, tracedPaths } from './trace.js';
-import { mincPath, OUT_AT, TOOLS_AT, type Tools } from './tools.js';
+import { mincPath, OUT_AT, TOOLS_AT, track, type Tools } from './tools.js';
 
 export interface TrapOptions {
   root: string;
@@ -41,6 +41,7 @@ function runMinc(args: readonly string[], opts: { timeLimit?: number; debug: boo
     if (opts.debug) process.stderr.write(`polecat: running ${argv.join(' ')}\n`);
     // the PATH the bundle's launcher gives the command, so the command found is the one that will run
     const p = spawn(process.execPath, argv, { stdio: ['ignore', opts.capture ? 'pipe' : 2, 2], env: { ...process.env, PATH: DEFAULT_PATH } });
+    track(p);
     const out: Buffer[] = [];
     p.stdout?.on('data', (d: Buffer) => out.push(d));
     const timer = opts.timeLimit ? setTimeout(() => p.kill('SIGTERM'), opts.timeLimit * 1000) : undefined;

@@ -203,6 +203,21 @@ describe.runIf(isRoot)('polecat', () => {
     expect(leftovers()).toEqual([]);
   });
 
+  it('a SIGTERM during a build ends its minc runs and leaves no output, work dir or process', async () => {
+    const out = join(work, 'stopped.sh');
+    const port = 30000 + (process.pid % 20000);
+    const b = execa(POLECAT, ['-s', `${ROOT}examples/polecat-busybox-httpd.sh`, '--trap-time', '60', '-o', out, rootfs.dir],
+      { reject: false, env: { ...env, HTTPD_PORT: String(port) } });
+    const cmd = ['httpd', '-f', '-h', '/www', '-p', `127.0.0.1:${port}`];
+    await waitFor(() => running(...cmd).length > 0, 'the traced httpd', 30_000);
+    b.kill('SIGTERM');
+    expect((await b).exitCode).toBe(143);
+    await waitFor(() => running(...cmd).length === 0, 'httpd to end');
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(work).filter((n) => n.startsWith('stopped'))).toEqual([]);
+    expect(leftovers()).toEqual([]);
+  });
+
   it('traps a host command: the python3 bundle prints 42 in a minc whose root lacks python3, and is small', async () => {
     const py = join(work, 'py.sh');
     const r = await run(MINC, ['--usedev', '--hide', '/usr/bin/python3.11', '--hide', '/usr/lib/python3.11', '-b', work, 'sh', '-c',
