@@ -4,7 +4,7 @@
  * built from the host's / and run in a minc whose root lacks python3.
  */
 import { execa, type Options } from 'execa';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -151,6 +151,33 @@ describe.runIf(isRoot)('polecat', () => {
     for (let i = 0; i < 50 && (await traces()).length > 0; i++) await sleep(100);
     expect(await traces()).toEqual([]);
     expect(leftovers()).toEqual([]);
+  });
+
+  it('runs for a user who is not root (a user namespace and squashfuse), and leaves nothing after a SIGKILL', async () => {
+    // a copy nobody can read and run (work is 0700)
+    const dir = mkdtempSync('/var/tmp/polecat-e2e-user-');
+    try {
+      chmodSync(dir, 0o755);
+      const b = join(dir, 'whole.sh');
+      copyFileSync(join(work, 'whole.sh'), b);
+      chmodSync(b, 0o755);
+      const nobody = ['--reuid', '65534', '--regid', '65534', '--clear-groups'];
+      const r = await run('setpriv', [...nobody, b, 'sh', '-c', 'id -u; echo w > /etc/w && cat /etc/w; exit 5'], { cwd: dir });
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('0\nw');
+      expect(r.exitCode).toBe(5);
+      const token = `${6000 + (process.pid % 1000)}`;
+      const p = execa('setpriv', [...nobody, b, 'sleep', token], { reject: false, cwd: dir });
+      await waitFor(() => running('sleep', token).length > 0, 'sleep to start');
+      expect(processesWithArg('/proc/self/fd/3').length).toBeGreaterThan(0); // squashfuse, while it runs
+      p.kill('SIGKILL');
+      await p;
+      await waitFor(() => running('sleep', token).length === 0, 'the container to die');
+      await waitFor(() => processesWithArg('/proc/self/fd/3').length === 0, 'squashfuse to go');
+      expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toMatch(/squashfuse/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('builds tgz and squashfs bundles that minc -r runs once unpacked', async () => {
