@@ -4,7 +4,7 @@
  * built from the host's / and run in a minc whose root lacks python3.
  */
 import { execa, type Options } from 'execa';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -332,6 +332,32 @@ describe.runIf(isRoot)('polecat', () => {
       expect((await polecat(['--inspect', one])).stdout).toContain(`source: image ${imp.stdout.trim()}`);
       expect(leftovers()).toEqual([]);
       expect(await traces()).toEqual([]);
+    } finally {
+      store.remove();
+    }
+  });
+
+  it('marten refuses a hostile bundle: .polecat.json a link out, or a command of another shape; the store stays as it was', async () => {
+    const store = makeStore();
+    try {
+      expect((await store.marten(['import', rootfs.dir])).exitCode).toBe(0); // a store with something in it
+      const before = store.snapshot();
+      const cases: [string, (d: string) => void, RegExp][] = [
+        ['link', (d) => symlinkSync('/etc/shadow', join(d, '.polecat.json')), /\.polecat\.json is a symbolic link/],
+        ['shape', (d) => writeFileSync(join(d, '.polecat.json'), '{"command":"rm -rf /"}'), /command: expected an array of strings/],
+      ];
+      for (const [name, make, says] of cases) {
+        const d = mkdtempSync(join(work, `hostile-${name}-`));
+        mkdirSync(join(d, 'bin'));
+        make(d);
+        const f = join(work, `hostile-${name}.tgz`);
+        expect((await run('tar', ['-C', d, '-czf', f, '.'])).exitCode).toBe(0);
+        const r = await store.marten(['import', f]);
+        expect(r.exitCode).not.toBe(0);
+        expect(r.stderr).toMatch(says);
+        expect(r.stderr.trim().split('\n')).toHaveLength(1);
+        expect(store.snapshot()).toEqual(before);
+      }
     } finally {
       store.remove();
     }
