@@ -200,6 +200,25 @@ describe.runIf(isRoot)('polecat', () => {
     }
   });
 
+  it('keeps mode, owner, symlinks and xattrs; --add brings in what the command did not use', async () => {
+    const f = join(rootfs.dir, 'etc/owned');
+    writeFileSync(f, 'mine\n');
+    chmodSync(f, 0o640);
+    expect((await run('chown', ['1000:50', f])).exitCode).toBe(0);
+    expect((await run('setfattr', ['-n', 'user.polecat', '-v', 'kept', f])).exitCode).toBe(0);
+    symlinkSync('owned', join(rootfs.dir, 'etc/owned-link'));
+    const sfs = join(work, 'owned.sfs');
+    const b = await polecat(['-f', 'sfs', '--add', '/etc/owned-link', '-o', sfs, rootfs.dir, 'ps']);
+    expect(b.exitCode, b.stderr).toBe(0);
+    const d = join(work, 'owned-root');
+    expect((await run('unsquashfs', ['-no-progress', '-d', d, sfs])).exitCode).toBe(0);
+    const st = statSync(join(d, 'etc/owned'));
+    expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([1000, 50, 0o640]);
+    expect((await run('readlink', [join(d, 'etc/owned-link')])).stdout).toBe('owned');
+    expect((await run('getfattr', ['--only-values', '-n', 'user.polecat', join(d, 'etc/owned')])).stdout).toBe('kept');
+    expect(existsSync(join(d, 'bin/ls'))).toBe(false);
+  });
+
   it('runs a build script (-s): install_command, COMMAND trapped, MKDIRS made, RMDIRS removed', async () => {
     const out = join(work, 'httpd.sh');
     const port = 20000 + (process.pid % 20000);
