@@ -13,7 +13,7 @@ try {
 }
 
 await build({
-  entryPoints: { minc: 'src/cli/minc.ts', marten: 'src/cli/marten.ts', load: 'src/cli/load.ts' },
+  entryPoints: { minc: 'src/cli/minc.ts', marten: 'src/cli/marten.ts', polecat: 'src/polecat/cli.ts', load: 'src/cli/load.ts' },
   outdir: 'dist',
   outExtension: { '.js': '.cjs' },
   bundle: true,

@@ -45,6 +45,13 @@ export async function importPath(store: Store, path: string, opts: { name?: stri
   try {
     // a fifo or a device would be read forever (or hang): a regular file only, read through this fd
     const fd = openRegular(path); // importTarball's to close (its read stream does)
+    // a polecat bundle (tgz with /.polecat.json, or squashfs): formats/bundle.ts
+    const { bundleKind, importBundle } = await import('./formats/bundle.js');
+    const kind = await bundleKind(resolve(path));
+    if (kind) {
+      closeSync(fd);
+      return await importBundle(store, resolve(path), kind, opts.name);
+    }
     return await importTarball(store, fd, opts.name);
   } catch (err) {
     throw withContext(`importing ${path}`, err);
