@@ -151,7 +151,7 @@ console.log(`20 concurrent --net dens: ${conc20.toFixed(0)} ms; 10 sequential: $
 // nothing of ours is left: temp dirs, leases, named netns, links in the bench namespace
 const ours = (n) => [...started].some((p) => n.startsWith(`minc${p}-`));
 const left = [
-  ...readdirSync('/run').filter(ours).map((n) => `/run/${n}`),
+  ...['/run', '/dev/shm'].flatMap((b) => readdirSync(b).filter(ours).map((n) => `${b}/${n}`)),
   ...(existsSync('/run/netns') ? readdirSync('/run/netns').filter(ours).map((n) => `/run/netns/${n}`) : []),
   ...(leases() ? [`${leases()} leases`] : []),
 ];

@@ -9,6 +9,7 @@ import { DEVICES, MASKED, PROC_READONLY, TOOLS, type Tool } from '../plan/paths.
 import { findTool } from '../host/tools.js';
 import { isTerminal } from './tty.js';
 import { submounts, type HostMount } from './mountinfo.js';
+import { tempBase } from './tempdir.js';
 
 export interface Facts {
   /** host paths of the tools the plan runs (symlinks resolved: they are used under the put_old prefix) */
@@ -123,7 +124,7 @@ export function gatherFacts(): Facts {
   }
   let mounts: HostMount[] = [];
   try {
-    mounts = submounts(readFileSync('/proc/self/mountinfo', 'utf8'), [process.env.XDG_RUNTIME_DIR || '/run']);
+    mounts = submounts(readFileSync('/proc/self/mountinfo', 'utf8'), [tempBase()]);
   } catch {
     /* no /proc: the root alone */
   }

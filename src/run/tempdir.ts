@@ -22,13 +22,19 @@ const OVERLAYFS_MAGIC = 0x794c7630;
 const TMPFS_MAGIC = 0x01021994;
 
 /**
- * Where temp dirs go: $XDG_RUNTIME_DIR, else /run; but overlayfs cannot take
- * an upper dir on overlayfs, so where that is on one (the host's own / is an
- * overlay, as in a docker or podman container) /dev/shm, a tmpfs, instead.
+ * Where temp dirs go: $XDG_RUNTIME_DIR, else /run, where that is a tmpfs (as
+ * /run is on most hosts).  Else /dev/shm, a tmpfs: where /run is on a disk
+ * a run's few directories cost a synchronous discard each on removal (tens of
+ * ms on ext4 with `discard`), and where it is on overlayfs (the host's own /
+ * is an overlay, as in a docker or podman container) it cannot hold an upper
+ * dir at all.  An $XDG_RUNTIME_DIR on a disk is the user's choice and kept.
  */
 export function tempBase(env: NodeJS.ProcessEnv = process.env, fsType: (p: string) => number | null = statfsType): string {
   const base = env.XDG_RUNTIME_DIR || '/run';
-  return fsType(base) === OVERLAYFS_MAGIC && fsType('/dev/shm') === TMPFS_MAGIC ? '/dev/shm' : base;
+  const type = fsType(base);
+  if (type === TMPFS_MAGIC) return base;
+  const onShm = (type === OVERLAYFS_MAGIC || !env.XDG_RUNTIME_DIR) && fsType('/dev/shm') === TMPFS_MAGIC;
+  return onShm ? '/dev/shm' : base;
 }
 
 function statfsType(path: string): number | null {

@@ -8,7 +8,7 @@ import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readdirSyn
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectNothingLeft, privateBase, removeKept, reuseDir, runMinc, startMinc, unique, waitFor } from '../helpers/e2e.js';
-import { MINC } from '../helpers/minc.js';
+import { MINC, tempBase } from '../helpers/minc.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 
 let rootfs: { dir: string; remove: () => void };
@@ -238,12 +238,12 @@ describe('the temp dir', () => {
     const p = startMinc(['-r', rootfs.dir, '-b', `${sync}:/sync`, 'sh', '-c',
       'touch /sync/started; while [ ! -e /sync/go ]; do sleep 0.02; done']);
     await waitFor(() => existsSync(join(sync, 'started')), 'the command to start');
-    const during = readdirSync('/run').filter((n) => n.startsWith(`minc${p.pid}-`));
+    const during = readdirSync(tempBase()).filter((n) => n.startsWith(`minc${p.pid}-`));
     writeFileSync(join(sync, 'go'), '');
     const r = await p;
     expect(r.exitCode).toBe(0);
     expect(during).toHaveLength(1);
     expect(during[0]).toMatch(/^minc\d+-\w{6}$/);
-    expect(readdirSync('/run').filter((n) => n.startsWith(`minc${p.pid}-`))).toEqual([]);
+    expect(readdirSync(tempBase()).filter((n) => n.startsWith(`minc${p.pid}-`))).toEqual([]);
   });
 });

@@ -9,7 +9,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findHierarchies, type Controller } from '../../src/cgroup/config.js';
 import { expectNothingLeft, runMinc, startMinc, tempdirsOf, waitFor } from '../helpers/e2e.js';
-import { MINC } from '../helpers/minc.js';
+import { MINC, tempBase } from '../helpers/minc.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 
 let rootfs: { dir: string; remove: () => void };
@@ -63,7 +63,7 @@ describe('--mem-limit', () => {
     const p = startMinc(['-r', rootfs.dir, '--mem-limit', '48M', 'sleep', '30']);
     try {
       // the command has started (TEMPDIR/pid): the set-up, limits included, is done
-      await waitFor(() => tempdirsOf(p.pid).length > 0 && existsSync(`/run/${tempdirsOf(p.pid)[0]!}/pid`), 'the command to start');
+      await waitFor(() => tempdirsOf(p.pid).length > 0 && existsSync(`${tempBase()}/${tempdirsOf(p.pid)[0]!}/pid`), 'the command to start');
       const g = group('memory', tempdirsOf(p.pid)[0]!);
       const file = hier.memory!.version === 2 ? 'memory.max' : 'memory.limit_in_bytes';
       expect(readFileSync(`${g}/${file}`, 'utf8').trim()).toBe(String(48 * 2 ** 20));

@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectNothingLeft, reuseDir, removeKept, sleep, tempdirsOf, waitFor } from '../helpers/e2e.js';
+import { tempBase } from '../helpers/minc.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 import { TestNetns, mincNetns } from '../helpers/netns.js';
 
-const BASE = process.env.XDG_RUNTIME_DIR || '/run';
+const BASE = tempBase();
 let rootfs: { dir: string; remove: () => void };
 let ns: TestNetns;
 
@@ -188,7 +189,7 @@ describe('--net dens', () => {
   });
 
   it('20 concurrent runs get 20 distinct addresses and leave no veth, netns, lease or rule', async () => {
-    const runs = Array.from({ length: 20 }, () => ns.minc(['-r', rootfs.dir, '--net', 'dens', 'sh', '-c', 'ip -4 -o addr show eth0; sleep 1']));
+    const runs = Array.from({ length: 20 }, () => ns.minc(['-r', rootfs.dir, '--net', 'dens', 'sh', '-c', 'ip -4 -o addr show eth0; sleep 4'])); // (long enough that all 20 hold their lease at once, even on a loaded machine)
     const results = await Promise.all(runs);
     const addrs = results.map((r) => {
       expect(r.exitCode, r.stderr).toBe(0);

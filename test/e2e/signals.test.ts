@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   expectNothingLeft, privateBase, processesWithArg, removeKept, reuseDir, spawnTracked, startMinc, tempdirsOf, track, unique, waitFor, type Running,
 } from '../helpers/e2e.js';
-import { MINC, mincMounts } from '../helpers/minc.js';
+import { MINC, mincMounts, tempBase } from '../helpers/minc.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 
 let rootfs: { dir: string; remove: () => void };
@@ -144,7 +144,7 @@ describe('signals sent to minc reach the command', () => {
     const kept = tempdirsOf(p.pid);
     expect(kept).toHaveLength(1);
     const dir = reuseDir(r.stderr);
-    expect(dir).toBe(`/run/${kept[0]}`);
+    expect(dir).toBe(`${tempBase()}/${kept[0]}`);
     expect(existsSync(join(dir, 'storage'))).toBe(true);
     removeKept(dir);
   });

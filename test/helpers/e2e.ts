@@ -7,7 +7,7 @@
 import { execa, type Options } from 'execa';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { expect } from 'vitest';
-import { MINC, mincMounts, tempdirs } from './minc.js';
+import { MINC, mincMounts, tempBase, tempdirs } from './minc.js';
 
 export interface Outcome {
   readonly exitCode?: number;
@@ -124,7 +124,7 @@ export function privateBase(): { dir: string; env: NodeJS.ProcessEnv; entries: (
  * come and go meanwhile.
  */
 export function runEntriesButMinc(): string[] {
-  return readdirSync('/run').filter((n) => !/^minc\d+-\w{6}$/.test(n) && !n.startsWith('minc-e2e-')).sort();
+  return readdirSync(tempBase()).filter((n) => !/^minc\d+-\w{6}$/.test(n) && !n.startsWith('minc-e2e-')).sort();
 }
 
 /** The temp dir named by minc's "to reuse this, run: minc ... -t DIR ..." line on stderr. */

@@ -2,6 +2,9 @@
 import { execa, type Options, type Result } from 'execa';
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { tempBase } from '../../src/run/tempdir.js';
+
+export { tempBase };
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const MINC = `${ROOT}bin/minc`;
@@ -11,8 +14,8 @@ export function minc(args: readonly string[], opts: Options = {}): Promise<Resul
   return execa(MINC, args, { reject: false, stdin: 'ignore', timeout: 60_000, ...opts }) as Promise<Result>;
 }
 
-/** minc's temp dirs present now under /run (or $XDG_RUNTIME_DIR). */
-export function tempdirs(base = process.env.XDG_RUNTIME_DIR || '/run'): string[] {
+/** minc's temp dirs present now where minc makes them (src/run/tempdir.ts tempBase: /run or $XDG_RUNTIME_DIR, or /dev/shm where that is no tmpfs). */
+export function tempdirs(base = tempBase()): string[] {
   return readdirSync(base).filter((n) => /^minc\d+-\w{6}$/.test(n));
 }
 

@@ -2,7 +2,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, symli
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { listTempdirs, removeTempdir } from '../../../src/run/tempdir.js';
+import { listTempdirs, removeTempdir, tempBase } from '../../../src/run/tempdir.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'minc-tempdir-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -38,5 +38,25 @@ describe('listTempdirs', () => {
     } finally {
       rmSync(base, { recursive: true, force: true });
     }
+  });
+});
+
+describe('tempBase', () => {
+  const TMPFS = 0x01021994;
+  const OVERLAY = 0x794c7630;
+  const EXT4 = 0xef53;
+  const fs = (types: Record<string, number>) => (p: string): number | null => types[p] ?? null;
+  it('takes /run or $XDG_RUNTIME_DIR where it is a tmpfs', () => {
+    expect(tempBase({}, fs({ '/run': TMPFS, '/dev/shm': TMPFS }))).toBe('/run');
+    expect(tempBase({ XDG_RUNTIME_DIR: '/run/user/0' }, fs({ '/run/user/0': TMPFS, '/dev/shm': TMPFS }))).toBe('/run/user/0');
+  });
+  it('goes to /dev/shm where /run is on a disk or an overlay, and where $XDG_RUNTIME_DIR is an overlay', () => {
+    expect(tempBase({}, fs({ '/run': EXT4, '/dev/shm': TMPFS }))).toBe('/dev/shm');
+    expect(tempBase({}, fs({ '/run': OVERLAY, '/dev/shm': TMPFS }))).toBe('/dev/shm');
+    expect(tempBase({ XDG_RUNTIME_DIR: '/x' }, fs({ '/x': OVERLAY, '/dev/shm': TMPFS }))).toBe('/dev/shm');
+  });
+  it("keeps a user's $XDG_RUNTIME_DIR on a disk, and /run where /dev/shm is no tmpfs", () => {
+    expect(tempBase({ XDG_RUNTIME_DIR: '/x' }, fs({ '/x': EXT4, '/dev/shm': TMPFS }))).toBe('/x');
+    expect(tempBase({}, fs({ '/run': EXT4, '/dev/shm': EXT4 }))).toBe('/run');
   });
 });
