@@ -70,6 +70,13 @@ async function pullCmd(ref: string, opts: { platform?: string; insecure?: boolea
 }
 
 async function main(argv: string[]): Promise<void> {
+  if (argv.length === 1 && argv[0] === '--version') {
+    const { packageVersion } = await import('../version.js');
+    out(`marten ${packageVersion()}`);
+    return;
+  }
+  // `marten help [CMD]` is `marten [CMD] --help`
+  if (argv[0] === 'help' && argv.length <= 2) argv = [...argv.slice(1), '--help'];
   if (await fast(argv)) return;
   const store = (): Store => new Store();
   const { default: yargs } = await import('yargs');
@@ -77,6 +84,11 @@ async function main(argv: string[]): Promise<void> {
     .scriptName('marten')
     .usage('$0 [--debug] COMMAND [ARGS...]\nManager of image archives and temporary containers (store: $MINCS_DIR, default /var/lib/mincs)')
     .option('debug', { type: 'boolean', describe: 'Show stack traces of errors' })
+    .example('marten pull alpine:3', 'Pull an image from Docker Hub')
+    .example('minc -r alpine:3 sh', 'Run a shell in a new container of it')
+    .example('marten lc', 'List the containers')
+    .example('marten commit CONTAINER --name mine', 'Its changes become the image mine')
+    .example('marten help pull', "pull's options (as marten pull --help)")
     .command(['list', 'lc'], 'List containers', (y) => y.option('long', { alias: 'l', type: 'boolean', describe: 'Full ids' }),
       async (a) => {
         const { listContainersText } = await import('../marten/show.js');
@@ -163,7 +175,8 @@ async function main(argv: string[]): Promise<void> {
       throw new UsageErr(msg);
     })
     .help()
-    .version(false)
+    // (a lone --version is answered before yargs is loaded, as `marten VERSION`)
+    .version('version', "Print marten's version", (await import('../version.js')).packageVersion())
     .parseAsync();
 }
 

@@ -11,6 +11,7 @@ import type { ExtraArgs } from './extra.js';
 
 export interface MincArgs extends ExtraArgs {
   help: boolean;
+  version?: boolean;
   keep: boolean;
   tempdir?: string;
   direct: boolean;

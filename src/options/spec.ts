@@ -18,6 +18,7 @@ export interface OptionSpec {
 
 export const OPTIONS: readonly OptionSpec[] = [
   { name: 'help', alias: 'h', describe: 'Show this help' },
+  { name: 'version', describe: "Print minc's version" },
   { name: 'keep', alias: 'k', describe: 'Keep the temporary directory (prints how to reuse it, on stderr)' },
   { name: 'tempdir', alias: 't', value: 'DIR', describe: 'Use (or reuse) DIR as the temporary directory; implies --keep, reuses its storage and utsname' },
   { name: 'direct', alias: 'D', describe: 'Bind the root directory directly instead of an overlay: writes reach it' },

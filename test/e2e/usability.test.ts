@@ -7,7 +7,9 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'n
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectNothingLeft, runMinc } from '../helpers/e2e.js';
+import { execa } from 'execa';
 import { ROOT } from '../helpers/minc.js';
+import { MARTEN } from '../helpers/marten.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 
 let rootfs: { dir: string; remove: () => void };
@@ -80,5 +82,44 @@ describe('--dry-run', () => {
     for (const l of lines) expect(l).toMatch(/^(:;: .* ;:|\+ .+|# .*)$/);
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     expect(readme).toContain('`:;: WHY ;:` then `+ ARGV...`');
+  });
+});
+
+describe('--version and --help', () => {
+  const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+  it('minc --version and marten --version print the package version', async () => {
+    const m = await runMinc(['--version']);
+    expect(m.stdout).toBe(`minc ${version}`);
+    expect(m.exitCode).toBe(0);
+    const t = await execa(MARTEN, ['--version'], { reject: false });
+    expect(t.stdout).toBe(`marten ${version}`);
+    expect(t.exitCode).toBe(0);
+  });
+
+  it("minc --help: each option's argument name beside it, the texts in one column, and examples", async () => {
+    const r = await runMinc(['--help'], { env: { ...process.env, COLUMNS: '100' } });
+    expect(r.exitCode).toBe(0);
+    const lines = r.stdout.split('\n');
+    const opts = lines.slice(lines.indexOf('Options:') + 1, lines.indexOf('Examples:') - 1);
+    const tempdir = opts.find((l) => l.includes('--tempdir'))!;
+    expect(tempdir).toMatch(/^ {2}-t, --tempdir DIR +Use \(or reuse\)/);
+    const col = tempdir.indexOf('Use');
+    // every option's text starts in that column, and wrapped lines too
+    for (const l of opts) expect(l.length > col && l[col - 1] === ' ' && l[col] !== ' ', l).toBe(true);
+    expect(opts.find((l) => l.includes('--port'))).toMatch(/--port HOSTPORT\[:PORT\[:udp\]\] +Publish/);
+    expect(r.stdout).toMatch(/^Examples:\n {2}minc /m);
+  });
+
+  it('marten help CMD and marten CMD --help show the command and its options', async () => {
+    const a = await execa(MARTEN, ['help', 'pull'], { reject: false });
+    const b = await execa(MARTEN, ['pull', '--help'], { reject: false });
+    expect(a.exitCode).toBe(0);
+    expect(a.stdout).toMatch(/^marten pull <ref>/);
+    expect(a.stdout).toContain('--max-layer-size');
+    expect(b.stdout).toBe(a.stdout);
+    const all = await execa(MARTEN, ['help'], { reject: false });
+    expect(all.stdout).toContain('Examples:');
+    expect(all.stdout).toContain('marten rmi');
   });
 });
