@@ -139,13 +139,16 @@ async function main(argv: string[]): Promise<void> {
       const { inspect } = await import('../marten/show.js');
       out(JSON.stringify(inspect(store(), a.ref), null, 2));
     })
-    .command('rm <containers..>', 'Remove containers', (y) => y.positional('containers', { type: 'string', array: true, demandOption: true }), async (a) => {
-      const { removeContainer } = await import('../marten/ops.js');
-      for (const c of a.containers) out(await removeContainer(store(), c));
+    .command('rm [containers..]', 'Remove containers', (y) => y.positional('containers', { type: 'string', array: true })
+      .option('all-stopped', { type: 'boolean', describe: 'Remove every container that is not running' }), async (a) => {
+      const { removeContainer, removeStopped } = await import('../marten/ops.js');
+      if (a['all-stopped']) for (const id of await removeStopped(store())) out(id);
+      else if (!a.containers?.length) throw new UsageErr('rm: give containers, or --all-stopped');
+      for (const c of a.containers ?? []) out(await removeContainer(store(), c));
     })
-    .command('rmi <images..>', 'Remove images', (y) => y.positional('images', { type: 'string', array: true, demandOption: true }), async (a) => {
+    .command('rmi <images..>', 'Remove images, and their nameless parents that nothing else uses', (y) => y.positional('images', { type: 'string', array: true, demandOption: true }), async (a) => {
       const { removeImage } = await import('../marten/ops.js');
-      for (const i of a.images) out(await removeImage(store(), i));
+      for (const i of a.images) for (const id of await removeImage(store(), i)) out(id);
     })
     .command('rename <container> <name>', 'Rename a container', (y) => y.positional('container', { type: 'string', demandOption: true })
       .positional('name', { type: 'string', demandOption: true }), async (a) => {
@@ -162,7 +165,7 @@ async function main(argv: string[]): Promise<void> {
       const { tagImage } = await import('../marten/ops.js');
       out(await tagImage(store(), a.image, a.name, true));
     })
-    .command('prune', "Remove dead runs' leftovers and unreferenced blobs", () => undefined, async () => {
+    .command('prune', "Remove dead runs' leftovers, nameless images nothing uses, and unreferenced blobs", () => undefined, async () => {
       const { prune } = await import('../marten/prune.js');
       const removed = await prune(store());
       for (const r of removed) out(`removed ${r}`);

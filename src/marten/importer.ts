@@ -33,6 +33,19 @@ export function shortName(ref: string): string {
   return at >= 0 && !last.includes(':') ? `${name}@${ref.slice(at + 1)}` : name;
 }
 
+/** The name an archive gives its image, kept whole (a full reference names it, as pull's); one marten cannot use is dropped. */
+function archiveName(name: string | undefined): string | undefined {
+  if (!name) return undefined;
+  for (const n of [name, shortName(name)]) {
+    try {
+      return checkName(n);
+    } catch {
+      /* the next, else none */
+    }
+  }
+  return undefined;
+}
+
 export async function importPath(store: Store, path: string, opts: { name?: string } = {}): Promise<string> {
   if (opts.name) checkName(opts.name);
   let st;
@@ -92,7 +105,7 @@ async function importTarball(store: Store, fd: number, name?: string): Promise<s
       if (want !== diffId) throw new MincError(`layer ${i + 1}: its DiffID is ${diffId}, the config says ${want}`);
       return { root, info: { diffId, ...(l.mediaType ? { mediaType: l.mediaType } : {}) } };
     });
-    return installImage(store, staging, layers, image.config, name ?? (image.name ? shortName(image.name) : undefined));
+    return installImage(store, staging, layers, image.config, name ?? archiveName(image.name));
   }).finally(() => {
     if (owned) closeSync(fd); // staging could not be made: the fd never reached its stream
   });

@@ -16,6 +16,7 @@ export interface MincArgs extends ExtraArgs {
   tempdir?: string;
   direct: boolean;
   rootdir?: string;
+  rm?: boolean;
   bind: string[];
   hide: string[];
   name?: string;

@@ -23,6 +23,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'tempdir', alias: 't', value: 'DIR', describe: 'Use (or reuse) DIR as the temporary directory; implies --keep, reuses its storage and utsname' },
   { name: 'direct', alias: 'D', describe: 'Bind the root directory directly instead of an overlay: writes reach it' },
   { name: 'rootdir', alias: 'r', value: 'DIR', describe: 'Use DIR as the original root directory instead of /' },
+  { name: 'rm', describe: "With -r IMAGE: remove the container when the command ends (else it stays in marten's store)" },
   { name: 'bind', alias: 'b', value: 'HOSTPATH[:PATH][:ro]', repeatable: true, describe: 'Bind HOSTPATH at PATH (absolute, default HOSTPATH) in the container; :ro makes it read-only' },
   { name: 'hide', value: 'PATH', repeatable: true, describe: 'PATH (absolute, in the container) shows empty inside: for ~/.ssh, ~/.aws, tokens' },
   { name: 'name', value: 'NAME', describe: "Set NAME as the container's hostname" },

@@ -48,6 +48,8 @@ export interface Config extends ExtraConfig {
   readonly workdir?: string;
   /** -r IMAGE / -t CONTAINER of the store (src/marten/minc.ts) */
   readonly image?: ImageRun;
+  /** --rm: the container -r IMAGE makes goes when the run ends */
+  readonly rm?: boolean;
 }
 
 function statOrNull(path: string) {
@@ -170,6 +172,9 @@ export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env): 
     throw new UsageError('must be run as root (try: sudo minc ...); --dry-run shows the plan without root');
   }
   const image = imageRun(args.rootdir, args.tempdir); // null unless -r/-t name an image/container, not a directory
+  if (args.rm && (!image || image.container || args.keep)) {
+    throw new UsageError('--rm removes the container a run of -r IMAGE makes: it goes with -r IMAGE only, not with -t or -k');
+  }
   if (image && args.direct) throw new UsageError('--direct cannot be used with an image: its layers are read-only');
   let tempdir: string | undefined;
   let saved: Settings | null = null;
@@ -208,7 +213,8 @@ export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env): 
     command,
     rootdir,
     direct,
-    keep: args.keep || tempdir !== undefined || image !== null,
+    keep: args.keep || tempdir !== undefined || (image !== null && !args.rm),
+    ...(args.rm ? { rm: true } : {}),
     tempdir,
     freshTempdir,
     name: args.name ?? image?.name ?? saved?.name,
