@@ -15,6 +15,7 @@ import { lastLine, MINC_BIN, makeStore, type Run, type TestStore } from '../help
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { ociLayoutTar, threeLayerImage } from '../helpers/images.js';
+import { tarBuffer } from '../helpers/tarball.js';
 
 let reg: Registry;
 let work: string;
@@ -171,5 +172,46 @@ describe('rmi and prune', () => {
     expect(r.stdout).toContain(`images/${'a'.repeat(12)}`);
     expect(imageDirs(s)).toHaveLength(3);
     expect(ok(await s.minc(['--rm', '-r', 'three', 'cat', '/etc/motd'])).stdout).toBe('three layers');
+  });
+});
+
+describe('import', () => {
+  it('imports an OCI image layout directory (skopeo copy ... oci:DIR:tag) as the image it holds', async () => {
+    const s = fresh();
+    const tar = join(work, 'layout-src.tar');
+    ociLayoutTar(threeLayerImage(), tar);
+    const dir = join(work, 'layout');
+    execFileSync('skopeo', ['copy', '-q', `oci-archive:${tar}`, `oci:${dir}:v1`]);
+    ok(await s.marten(['import', dir, '--name', 'fromdir']));
+    expect(imageDirs(s)).toHaveLength(3);
+    const r = ok(await s.minc(['--rm', '-r', 'fromdir', 'sh', '-c', 'cat /etc/motd; ls /blobs /oci-layout 2>&1 | wc -l; test -e /etc/gone || echo gone']));
+    expect(r.stdout).toBe('three layers\n2\ngone');
+    expect(readdirSync(join(s.dir, 'tmp'))).toEqual([]);
+  });
+
+  it('imports a plain rootfs tarball (as podman import), gzipped or not, as one layer', async () => {
+    const s = fresh();
+    const tgz = join(work, 'rootfs.tar.gz');
+    execFileSync('tar', ['-C', rootfs.dir, '-czf', tgz, '.']);
+    ok(await s.marten(['import', tgz, '--name', 'plain']));
+    expect(imageDirs(s)).toHaveLength(1);
+    expect(ok(await s.minc(['--rm', '-r', 'plain', 'sh', '-c', 'readlink /bin/sh; cat /WHO'])).stdout).toBe('busybox\nother');
+  });
+
+  it('refuses a rootfs tarball whose member climbs out, with one line, leaving nothing', async () => {
+    const s = fresh();
+    const canary = join(work, `canary-${process.pid}`);
+    const evil = join(work, 'evil.tar');
+    writeFileSync(evil, await tarBuffer([
+      { name: 'bin/', type: 'directory' },
+      { name: `../../../../../../..${canary}`, body: 'escaped\n' },
+    ]));
+    const r = await s.marten(['import', evil, '--name', 'evil']);
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^marten: importing /);
+    expect(existsSync(canary)).toBe(false);
+    // no image, and nothing staged left
+    expect(s.snapshot().filter((p) => p !== 'blobs' && p !== 'blobs/sha256' && p !== 'images' && p !== 'containers' && p !== 'tmp')).toEqual([]);
   });
 });
