@@ -146,6 +146,16 @@ async function main(argv: string[]): Promise<void> {
       else if (!a.containers?.length) throw new UsageErr('rm: give containers, or --all-stopped');
       for (const c of a.containers ?? []) out(await removeContainer(store(), c));
     })
+    .command('stop <run>', 'Stop a running container or background run (ID or NAME as lc shows it, or its temp dir), as minc --stop',
+      (y) => y.positional('run', { type: 'string', demandOption: true }), async (a) => {
+        const { stop } = await import('../run/background.js');
+        await stop(a.run);
+      })
+    .command('logs <run>', "A background run's output (its log; its debug file, minc's and the command's stderr, to stderr)",
+      (y) => y.positional('run', { type: 'string', demandOption: true }), async (a) => {
+        const { showLogs } = await import('../marten/logs.js');
+        await showLogs(a.run);
+      })
     .command('rmi <images..>', 'Remove images, and their nameless parents that nothing else uses', (y) => y.positional('images', { type: 'string', array: true, demandOption: true }), async (a) => {
       const { removeImage } = await import('../marten/ops.js');
       for (const i of a.images) for (const id of await removeImage(store(), i)) out(id);

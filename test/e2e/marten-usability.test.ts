@@ -126,8 +126,10 @@ describe('containers that go', () => {
     const r = ok(await s.marten(['rm', '--all-stopped']));
     expect(r.stdout.trim().split('\n')).toHaveLength(3);
     expect(readdirSync(join(s.dir, 'containers'))).toEqual([running]);
-    fg.kill('SIGTERM');
-    await fg;
+    // minc --stop takes the container's id as lc shows it (a prefix)
+    ok(await s.minc(['--stop', running.slice(0, 12)]));
+    expect((await fg).exitCode).toBe(143);
+    expect(readdirSync(join(s.dir, 'containers'))).toEqual([running]);
     ok(await s.marten(['rm', '--all-stopped']));
     expect(readdirSync(join(s.dir, 'containers'))).toEqual([]);
   });

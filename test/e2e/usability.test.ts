@@ -4,9 +4,9 @@
  * format the README promises, --pid-max, --version and --help.
  */
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectNothingLeft, runMinc } from '../helpers/e2e.js';
+import { expectNothingLeft, privateBase, runMinc, waitFor } from '../helpers/e2e.js';
 import { execa } from 'execa';
 import { ROOT } from '../helpers/minc.js';
 import { MARTEN } from '../helpers/marten.js';
@@ -121,5 +121,41 @@ describe('--version and --help', () => {
     const all = await execa(MARTEN, ['help'], { reject: false });
     expect(all.stdout).toContain('Examples:');
     expect(all.stdout).toContain('marten rmi');
+  });
+});
+
+describe('stopping runs by ID or NAME, and their logs', () => {
+  it('minc --stop and marten stop take the ID or NAME marten lc shows; marten logs shows a background run\'s output', async () => {
+    const base = privateBase();
+    try {
+      const bg = (name: string) => runMinc(['-B', '--name', name, '-r', rootfs.dir, 'sh', '-c', 'echo started; echo oops >&2; exec sleep 60'], { env: base.env });
+      const a = await bg('bga');
+      expect(a.exitCode, a.stderr).toBe(0);
+      const b = await bg('bgb');
+      const marten = (args: string[]) => execa(MARTEN, args, { reject: false, env: base.env });
+      const lc = (await marten(['lc'])).stdout;
+      const idA = basename(a.stdout.trim());
+      expect(lc).toMatch(new RegExp(`^${idA} .* bga$`, 'm'));
+      await waitFor(() => readFileSync(join(a.stdout.trim(), 'log'), 'utf8') !== '', 'the log');
+      const logs = await marten(['logs', 'bga']);
+      expect(logs.exitCode, logs.stderr).toBe(0);
+      expect(logs.stdout).toBe('started');
+      expect(logs.stderr).toContain('oops');
+      expect((await marten(['logs', idA])).stdout).toBe('started');
+      // by ID, then by NAME
+      const s1 = await runMinc(['--stop', idA], { env: base.env });
+      expect(s1.exitCode, s1.stderr).toBe(0);
+      expect(existsSync(a.stdout.trim())).toBe(false);
+      const s2 = await marten(['stop', 'bgb']);
+      expect(s2.exitCode, s2.stderr).toBe(0);
+      expect(existsSync(b.stdout.trim())).toBe(false);
+      const none = await runMinc(['--stop', 'bgb'], { env: base.env });
+      expect(none.exitCode).toBe(2);
+      expect(none.stderr.trim().split('\n')).toHaveLength(1);
+      expect(none.stderr).toMatch(/^minc: --stop 'bgb': no such run/);
+      expect(base.entries()).toEqual([]);
+    } finally {
+      base.remove();
+    }
   });
 });
