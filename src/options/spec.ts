@@ -45,7 +45,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'mem-swap', value: 'SIZE', describe: 'Memory + swap limit (cgroup), with --mem-limit' },
   { name: 'cpu-shares', value: 'SHARES', describe: 'CPU shares (cgroup; default 1024; cpu.weight on cgroup v2)' },
   { name: 'cpu-quota', value: 'USEC', describe: 'CPU time per 100000 us period (cgroup): 50000 is half a CPU' },
-  { name: 'pid-max', value: 'MAX', describe: 'At most MAX processes in the container (cgroup pids)' },
+  { name: 'pid-max', value: 'MAX', describe: "At most MAX processes of the command's (cgroup pids; minc's own init and set-up do not count)" },
   { name: 'background', alias: 'B', describe: 'Run in the background: prints the temp dir; output goes to its log and debug files; stop with minc --stop DIR' },
   { name: 'stop', value: 'DIR|ID|NAME', describe: 'Stop a background run (or a running container of the store) and clean up after it: its temp dir, or its ID or NAME as marten lc shows them' },
   { name: 'X11', alias: 'X', describe: 'Share the X11 display: binds /tmp/.X11-unix and $XAUTHORITY ($DISPLAY must be set)' },

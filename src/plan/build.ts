@@ -10,6 +10,7 @@ import { DEVICES, DEV_LINKS, MASKED, PROC_READONLY, PUT_OLD, type Tool } from '.
 import type { Arg, Plan, Step } from './types.js';
 import { extraNsSteps } from './extra.js';
 import { hideSteps, hostViewFiles, runSteps, submountSteps } from './hostview.js';
+import { pidsMaxFile } from '../cgroup/plan.js';
 
 export interface PlanInput {
   readonly config: Config;
@@ -227,6 +228,10 @@ export function buildPlan(input: PlanInput): Plan {
     MINC_TTYMODE: facts.ttyMode ? '1' : '0',
     MINC_PRESERVE_FDS: String(config.preserveFds),
   };
+  // --pid-max: the stage lowers pids.max to the command's limit when it starts it (src/cgroup/plan.ts)
+  const pids = config.cgroup ? pidsMaxFile(config.cgroup, tempdir) : undefined;
+  vars.MINC_PIDS_FILE = pids ?? '';
+  vars.MINC_PIDS_MAX = String(config.cgroup?.limits.pidMax ?? 0);
   // the host tools the stage's own functions run
   for (const name of ['mount', 'umount', 'mkdir', 'rm', 'ln', 'readlink', 'pivot_root'] as const) vars[`MINC_${name.toUpperCase()}`] = tool(facts, name);
   return {

@@ -159,3 +159,22 @@ describe('stopping runs by ID or NAME, and their logs', () => {
     }
   });
 });
+
+describe('--pid-max', () => {
+  it("counts only the command's processes: minc's own set-up and init do not use them up", async () => {
+    const hi = await runMinc(['--pid-max', '6', 'sh', '-c', 'echo hi']);
+    expect(hi.stderr).toBe('');
+    expect(hi.stdout).toBe('hi');
+    expect(hi.exitCode).toBe(0);
+    const forks = 'sleep 1 & sleep 1 & sleep 1 & wait; echo done';
+    for (const extra of [[], ['--as-pid-1'], ['--user', '1000']]) {
+      // the shell and its three children: four processes, exactly
+      const four = await runMinc([...extra, '--pid-max', '4', '-r', rootfs.dir, 'sh', '-c', forks]);
+      expect(four.stderr, extra.join(' ')).toBe('');
+      expect(four.stdout).toBe('done');
+      const three = await runMinc([...extra, '--pid-max', '3', '-r', rootfs.dir, 'sh', '-c', forks]);
+      expect(three.stderr, extra.join(' ')).toMatch(/can't fork/);
+      expect(three.stdout).toBe('');
+    }
+  });
+});
