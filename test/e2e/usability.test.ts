@@ -3,7 +3,7 @@
  * --user's environment, a kept dir's root, --doctor's checks, the dry-run
  * format the README promises, --pid-max, --version and --help.
  */
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectNothingLeft, privateBase, runMinc, waitFor } from '../helpers/e2e.js';
@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import { ROOT } from '../helpers/minc.js';
 import { MARTEN } from '../helpers/marten.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
+import { TestNetns } from '../helpers/netns.js';
 
 let rootfs: { dir: string; remove: () => void };
 let scratch: string;
@@ -175,6 +176,36 @@ describe('--pid-max', () => {
       const three = await runMinc([...extra, '--pid-max', '3', '-r', rootfs.dir, 'sh', '-c', forks]);
       expect(three.stderr, extra.join(' ')).toMatch(/can't fork/);
       expect(three.stdout).toBe('');
+    }
+  });
+});
+
+describe('-p on 127.0.0.1', () => {
+  it('a published port answers on the loopback address too, and stops when minc ends', async () => {
+    const ns = TestNetns.create();
+    try {
+      ns.sh('ip link set lo up');
+      mkdirSync(join(rootfs.dir, 'www'), { recursive: true });
+      writeFileSync(join(rootfs.dir, 'www/index.html'), 'hello on loopback\n');
+      const p = ns.minc(['-r', rootfs.dir, '-p', '18080:8080', 'httpd', '-f', '-p', '8080', '-h', '/www']);
+      const get = (): string => {
+        try {
+          return ns.sh('busybox timeout 2 busybox wget -q -O - http://127.0.0.1:18080/ 2>/dev/null');
+        } catch {
+          return '';
+        }
+      };
+      try {
+        await waitFor(() => get() !== '', 'the server to answer on 127.0.0.1:18080', 15_000, 100);
+        expect(get()).toBe('hello on loopback\n');
+      } finally {
+        p.kill('SIGTERM');
+      }
+      expect((await p).exitCode).toBe(143);
+      expect(get()).toBe('');
+      expect(ns.mincRules().filter((l) => /DNAT/.test(l))).toEqual([]);
+    } finally {
+      ns.remove();
     }
   });
 });
