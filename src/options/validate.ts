@@ -148,7 +148,8 @@ export function parseUser(spec: string, roots: readonly string[]): { uid: number
 
 /** The host's $SHELL where the container's root has it, else /bin/sh (a busybox rootfs has no /bin/bash). */
 function shellIn(roots: readonly string[], shell: string | undefined): string {
-  if (!shell?.startsWith('/')) return '/bin/sh';
+  if (!shell) return '/bin/sh';
+  if (!shell.startsWith('/')) return shell; // a name, looked up in the container's PATH (MINCS's tests run SHELL=ps)
   try {
     return resolveInRoot(roots, shell) ? shell : '/bin/sh';
   } catch {
