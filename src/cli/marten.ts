@@ -98,7 +98,7 @@ async function main(argv: string[]): Promise<void> {
       const { listImagesText } = await import('../marten/show.js');
       out(await listImagesText(store(), Boolean(a.long)));
     })
-    .command('import <path>', 'Import a rootfs DIR, a docker save tarball or an OCI layout tarball as an image',
+    .command('import <path>', 'Import a rootfs DIR or tarball, an OCI layout DIR or tarball, or a docker save tarball as an image',
       (y) => y.positional('path', { type: 'string', demandOption: true }).option('name', { type: 'string', describe: 'Name the image' }), async (a) => {
         const { importPath } = await import('../marten/importer.js');
         out(await importPath(store(), a.path, { name: a.name }));
