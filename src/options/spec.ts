@@ -1,6 +1,6 @@
 /**
  * minc's options as data: one table feeds the fast parser (parse.ts), the
- * help text (help.ts, rendered by yargs) and the README's option list.
+ * help text (help.ts), the man page and completions (src/cli/docs.ts) and the README's option list.
  * Names and meanings follow MINCS's `minc`.
  */
 import { NET_MODE_WORD } from '../net/config.js';
