@@ -13,7 +13,7 @@ try {
 }
 
 await build({
-  entryPoints: { minc: 'src/cli/minc.ts', marten: 'src/cli/marten.ts', polecat: 'src/polecat/cli.ts', load: 'src/cli/load.ts' },
+  entryPoints: { minc: 'src/cli/minc.ts', marten: 'src/cli/marten.ts', polecat: 'src/polecat/cli.ts', load: 'src/cli/load.ts', docs: 'src/cli/docs.ts' },
   outdir: 'dist',
   outExtension: { '.js': '.cjs' },
   bundle: true,
@@ -27,3 +27,6 @@ await build({
   sourcemap: true,
   logLevel: 'warning',
 });
+
+// man pages and shell completion from the option tables (src/cli/docs.ts)
+await import('./dist/docs.cjs');

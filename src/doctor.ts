@@ -17,14 +17,14 @@ interface Check {
 const PACKAGES: Readonly<Record<string, string>> = {
   unshare: 'util-linux', setpriv: 'util-linux', mount: 'mount', umount: 'mount', pivot_root: 'util-linux',
   chroot: 'coreutils', env: 'coreutils', mknod: 'coreutils', mkfifo: 'coreutils', mkdir: 'coreutils', touch: 'coreutils',
-  rm: 'coreutils', ln: 'coreutils', hostname: 'hostname', sh: 'dash', capsh: 'libcap2-bin',
+  rm: 'coreutils', ln: 'coreutils', cp: 'coreutils', readlink: 'coreutils', hostname: 'hostname', sh: 'dash', capsh: 'libcap2-bin',
 };
 
 /** Tools only some options need: package, and what for. */
 const OPTIONAL: Readonly<Record<string, readonly [string, string]>> = {
   ip: ['iproute2', '--net'], iptables: ['iptables', '--net dens and -p'], 'iptables-restore': ['iptables', '--net dens and -p'],
   nsenter: ['util-linux', '--net'], flock: ['util-linux', '--net dens'], taskset: ['util-linux', '--cpu'],
-  tar: ['tar', 'marten'], setfattr: ['attr', 'marten (whiteouts)'],
+  tar: ['tar', 'marten'], gzip: ['gzip', 'marten (layers)'], setfattr: ['attr', 'marten (whiteouts)'],
 };
 
 function utilLinuxVersion(unshare: string): [number, number] | null {

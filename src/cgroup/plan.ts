@@ -38,6 +38,19 @@ export function groups(cg: CgroupConfig, tempdir: string): Group[] {
 
 const s = (why: string, ...argv: string[]): Step => ({ why, argv });
 
+/**
+ * Processes minc's set-up inside the group may use at once (the stage, its
+ * lanes, a tool each): pids.max is --pid-max plus this until the command is
+ * about to start, then --pid-max plus init (libexec/minc-stage's pids_limit).
+ */
+export const SETUP_PIDS = 16;
+
+/** The pids.max file of the run's group, for the stage to lower the limit to the command's. */
+export function pidsMaxFile(cg: CgroupConfig, tempdir: string): string | undefined {
+  if (cg.limits.pidMax === undefined) return undefined;
+  return `${groups(cg, tempdir).find((g) => g.controllers.includes('pids'))!.dir}/pids.max`;
+}
+
 /** Where the kernel counts OOM kills of the memory group (read after the run). */
 export function oomEvents(cg: CgroupConfig, tempdir: string): string | undefined {
   const g = groups(cg, tempdir).find((x) => x.controllers.includes('memory'));
@@ -72,7 +85,9 @@ function settings(g: Group, cg: CgroupConfig): Step[] {
       }
     }
   }
-  if (g.controllers.includes('pids') && l.pidMax !== undefined) put(`At most ${l.pidMax} processes`, l.pidMax, 'pids.max');
+  if (g.controllers.includes('pids') && l.pidMax !== undefined) {
+    put(`Room for minc's own set-up (up to ${SETUP_PIDS} processes) above the ${l.pidMax} of --pid-max, until the command starts`, l.pidMax + SETUP_PIDS, 'pids.max');
+  }
   return out;
 }
 

@@ -70,6 +70,13 @@ async function pullCmd(ref: string, opts: { platform?: string; insecure?: boolea
 }
 
 async function main(argv: string[]): Promise<void> {
+  if (argv.length === 1 && argv[0] === '--version') {
+    const { packageVersion } = await import('../version.js');
+    out(`marten ${packageVersion()}`);
+    return;
+  }
+  // `marten help [CMD]` is `marten [CMD] --help`
+  if (argv[0] === 'help' && argv.length <= 2) argv = [...argv.slice(1), '--help'];
   if (await fast(argv)) return;
   const store = (): Store => new Store();
   const { default: yargs } = await import('yargs');
@@ -77,6 +84,11 @@ async function main(argv: string[]): Promise<void> {
     .scriptName('marten')
     .usage('$0 [--debug] COMMAND [ARGS...]\nManager of image archives and temporary containers (store: $MINCS_DIR, default /var/lib/mincs)')
     .option('debug', { type: 'boolean', describe: 'Show stack traces of errors' })
+    .example('marten pull alpine:3', 'Pull an image from Docker Hub')
+    .example('minc -r alpine:3 sh', 'Run a shell in a new container of it')
+    .example('marten lc', 'List the containers')
+    .example('marten commit CONTAINER --name mine', 'Its changes become the image mine')
+    .example('marten help pull', "pull's options (as marten pull --help)")
     .command(['list', 'lc'], 'List containers', (y) => y.option('long', { alias: 'l', type: 'boolean', describe: 'Full ids' }),
       async (a) => {
         const { listContainersText } = await import('../marten/show.js');
@@ -86,7 +98,7 @@ async function main(argv: string[]): Promise<void> {
       const { listImagesText } = await import('../marten/show.js');
       out(await listImagesText(store(), Boolean(a.long)));
     })
-    .command('import <path>', 'Import a rootfs DIR, a docker save tarball, an OCI layout tarball or a polecat tgz/squashfs bundle as an image',
+    .command('import <path>', 'Import a rootfs DIR or tarball, an OCI layout DIR or tarball, a docker save tarball or a polecat tgz/squashfs bundle as an image',
       (y) => y.positional('path', { type: 'string', demandOption: true }).option('name', { type: 'string', describe: 'Name the image' }), async (a) => {
         const { importPath } = await import('../marten/importer.js');
         out(await importPath(store(), a.path, { name: a.name }));
@@ -134,13 +146,26 @@ async function main(argv: string[]): Promise<void> {
       const { inspect } = await import('../marten/show.js');
       out(JSON.stringify(inspect(store(), a.ref), null, 2));
     })
-    .command('rm <containers..>', 'Remove containers', (y) => y.positional('containers', { type: 'string', array: true, demandOption: true }), async (a) => {
-      const { removeContainer } = await import('../marten/ops.js');
-      for (const c of a.containers) out(await removeContainer(store(), c));
+    .command('rm [containers..]', 'Remove containers', (y) => y.positional('containers', { type: 'string', array: true })
+      .option('all-stopped', { type: 'boolean', describe: 'Remove every container that is not running' }), async (a) => {
+      const { removeContainer, removeStopped } = await import('../marten/ops.js');
+      if (a['all-stopped']) for (const id of await removeStopped(store())) out(id);
+      else if (!a.containers?.length) throw new UsageErr('rm: give containers, or --all-stopped');
+      for (const c of a.containers ?? []) out(await removeContainer(store(), c));
     })
-    .command('rmi <images..>', 'Remove images', (y) => y.positional('images', { type: 'string', array: true, demandOption: true }), async (a) => {
+    .command('stop <run>', 'Stop a running container or background run (ID or NAME as lc shows it, or its temp dir), as minc --stop',
+      (y) => y.positional('run', { type: 'string', demandOption: true }), async (a) => {
+        const { stop } = await import('../run/background.js');
+        await stop(a.run);
+      })
+    .command('logs <run>', "A background run's output (its log; its debug file, minc's and the command's stderr, to stderr)",
+      (y) => y.positional('run', { type: 'string', demandOption: true }), async (a) => {
+        const { showLogs } = await import('../marten/logs.js');
+        await showLogs(a.run);
+      })
+    .command('rmi <images..>', 'Remove images, and their nameless parents that nothing else uses', (y) => y.positional('images', { type: 'string', array: true, demandOption: true }), async (a) => {
       const { removeImage } = await import('../marten/ops.js');
-      for (const i of a.images) out(await removeImage(store(), i));
+      for (const i of a.images) for (const id of await removeImage(store(), i)) out(id);
     })
     .command('rename <container> <name>', 'Rename a container', (y) => y.positional('container', { type: 'string', demandOption: true })
       .positional('name', { type: 'string', demandOption: true }), async (a) => {
@@ -157,7 +182,7 @@ async function main(argv: string[]): Promise<void> {
       const { tagImage } = await import('../marten/ops.js');
       out(await tagImage(store(), a.image, a.name, true));
     })
-    .command('prune', "Remove dead runs' leftovers and unreferenced blobs", () => undefined, async () => {
+    .command('prune', "Remove dead runs' leftovers, nameless images nothing uses, and unreferenced blobs", () => undefined, async () => {
       const { prune } = await import('../marten/prune.js');
       const removed = await prune(store());
       for (const r of removed) out(`removed ${r}`);
@@ -170,7 +195,8 @@ async function main(argv: string[]): Promise<void> {
       throw new UsageErr(msg);
     })
     .help()
-    .version(false)
+    // (a lone --version is answered before yargs is loaded, as `marten VERSION`)
+    .version('version', "Print marten's version", (await import('../version.js')).packageVersion())
     .parseAsync();
 }
 

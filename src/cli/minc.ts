@@ -14,6 +14,11 @@ async function main(argv: readonly string[]): Promise<number> {
     writeFd(1, `${await renderHelp()}\n`);
     return 0;
   }
+  if (args.version) {
+    const { packageVersion } = await import('../version.js');
+    writeFd(1, `minc ${packageVersion()}\n`);
+    return 0;
+  }
   const colour = args.debug ? await enableDebug() : undefined;
   if (args.doctor) {
     const { doctor } = await import('../doctor.js');

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { MincError } from '../errors.js';
 import { cgroupHostSteps, oomEvents } from '../cgroup/plan.js';
 import { containerResolvConf, hostAddresses } from '../net/config.js';
+import { forwardLoopback } from '../net/forward.js';
 import { hostsLine, leaseFile, leaseUndo, netHostSteps, netPrefix, netUnshare, type NetInput } from '../net/plan.js';
 import type { Config } from '../options/validate.js';
 import { describeStep, shQuote } from '../plan/render.js';
@@ -193,6 +194,12 @@ export function prepareHost(config: Config, facts: Facts, tempdir: string, clean
     runUndo(tempdir, colour);
   });
   net = prepareNet(config, facts, tempdir, ino);
+  if (net?.address && net.net.ports.some((p) => p.proto === 'tcp')) {
+    // 127.0.0.1 too, where docker users try first (src/net/forward.ts); closed before the undo runs
+    const fwd = forwardLoopback(net.address, net.net.ports, info);
+    cleanup.push('Close the loopback forwarders of -p', () => fwd.close());
+    debug(`Forward 127.0.0.1:${net.net.ports.filter((p) => p.proto === 'tcp').map((p) => p.hostPort).join(',')} to ${net.address} (in minc's own process)`);
+  }
   const plan = hostPlan(config, tempdir, net);
   const unshare = facts.tools.unshare ?? 'unshare';
   if (plan.steps.length === 0) return { wrap: (argv) => wrapLauncher(argv, unshare, plan), env: {} };

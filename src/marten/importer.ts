@@ -3,7 +3,7 @@
  * `docker save` tarball (manifest.json form, or the legacy repositories +
  * <id>/layer.tar form) or an OCI image-layout tarball.
  */
-import { closeSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { run } from './proc.js';
 import { MincError, withContext } from '../errors.js';
@@ -33,6 +33,19 @@ export function shortName(ref: string): string {
   return at >= 0 && !last.includes(':') ? `${name}@${ref.slice(at + 1)}` : name;
 }
 
+/** The name an archive gives its image, kept whole (a full reference names it, as pull's); one marten cannot use is dropped. */
+function archiveName(name: string | undefined): string | undefined {
+  if (!name) return undefined;
+  for (const n of [name, shortName(name)]) {
+    try {
+      return checkName(n);
+    } catch {
+      /* the next, else none */
+    }
+  }
+  return undefined;
+}
+
 export async function importPath(store: Store, path: string, opts: { name?: string } = {}): Promise<string> {
   if (opts.name) checkName(opts.name);
   let st;
@@ -41,7 +54,11 @@ export async function importPath(store: Store, path: string, opts: { name?: stri
   } catch {
     throw new MincError(`importing ${path}: no such file or directory`);
   }
-  if (st.isDirectory()) return importDir(store, resolve(path), opts.name);
+  if (st.isDirectory()) {
+    // `skopeo copy ... oci:DIR:tag` makes such a dir: an image, not a rootfs whose / holds blobs/
+    const layout = lstatSync(join(path, 'oci-layout'), { throwIfNoEntry: false })?.isFile();
+    return layout ? importLayoutDir(store, resolve(path), opts.name) : importDir(store, resolve(path), opts.name);
+  }
   try {
     // a fifo or a device would be read forever (or hang): a regular file only, read through this fd
     const fd = openRegular(path); // importTarball's to close (its read stream does)
@@ -52,10 +69,54 @@ export async function importPath(store: Store, path: string, opts: { name?: stri
       closeSync(fd);
       return await importBundle(store, resolve(path), kind, opts.name);
     }
+    if (await isPlainTarball(`/proc/${process.pid}/fd/${fd}`)) {
+      closeSync(fd);
+      return await importRootfsTarball(store, realpathSync(path), opts.name);
+    }
     return await importTarball(store, fd, opts.name);
   } catch (err) {
     throw withContext(`importing ${path}`, err);
   }
+}
+
+/**
+ * An OCI image layout directory: tarred into the store's tmp/ and read as a
+ * layout tarball is, through the same checks (no symlink member, bounded JSON,
+ * DiffIDs), rather than trusting its files in place.
+ */
+async function importLayoutDir(store: Store, dir: string, name?: string): Promise<string> {
+  store.ensure();
+  const tarball = join(store.tmp, `${process.pid}-layout-${randomId().slice(0, 12)}.tar`);
+  try {
+    await run('tar', ['-C', dir, '-cf', tarball, '.']);
+    return await importTarball(store, openRegular(tarball), name);
+  } catch (err) {
+    throw withContext(`importing ${dir}`, err);
+  } finally {
+    rmSync(tarball, { force: true });
+  }
+}
+
+/** A tarball that tar reads and that has no member of an image archive (oci-layout, manifest.json, repositories) at its top. */
+async function isPlainTarball(path: string): Promise<boolean> {
+  const r = await run('tar', ['-tf', path], false);
+  if (r.status !== 0) return false;
+  const names = r.stdout.toString('latin1').split('\n').map((n) => n.replace(/^(\.\/)+/, ''));
+  return !names.some((n) => n === 'oci-layout' || n === 'manifest.json' || n === 'repositories');
+}
+
+/** A plain rootfs tarball (as `podman import`): one layer, unpacked as a pulled layer is (no link followed out, whiteouts kept). */
+async function importRootfsTarball(store: Store, file: string, name?: string): Promise<string> {
+  return withStaging(store, async (staging) => {
+    const root = join(staging, 'layer0');
+    let diffId: string;
+    try {
+      diffId = await untarLayerFile(file, root);
+    } catch (err) {
+      throw withContext(`importing ${file} as a rootfs tarball`, err);
+    }
+    return installImage(store, staging, [{ root, info: { diffId } }], defaultConfig(), name);
+  });
 }
 
 /** A directory becomes one layer, copied as cp -a does. */
@@ -99,7 +160,7 @@ async function importTarball(store: Store, fd: number, name?: string): Promise<s
       if (want !== diffId) throw new MincError(`layer ${i + 1}: its DiffID is ${diffId}, the config says ${want}`);
       return { root, info: { diffId, ...(l.mediaType ? { mediaType: l.mediaType } : {}) } };
     });
-    return installImage(store, staging, layers, image.config, name ?? (image.name ? shortName(image.name) : undefined));
+    return installImage(store, staging, layers, image.config, name ?? archiveName(image.name));
   }).finally(() => {
     if (owned) closeSync(fd); // staging could not be made: the fd never reached its stream
   });

@@ -81,15 +81,34 @@ export function listContainers(store: Store): ContainerEntry[] {
   return ids(store.containers).map((id) => readContainer(store, id));
 }
 
+/** A name with its tag: `name` and `name:latest` are one name. */
+export const tagged = (n: string): string => (n.includes('@') || n.lastIndexOf(':') > n.lastIndexOf('/') ? n : `${n}:latest`);
+
 /** `name` and `name:latest` are one name. */
-const sameName = (a: string, b: string): boolean => a.replace(/:latest$/, '') === b.replace(/:latest$/, '');
+const sameName = (a: string, b: string): boolean => tagged(a) === tagged(b);
+
+/**
+ * A short form of a full reference (podman's short names): its last path
+ * components, whole ones, `multi:2` and `team/multi:2` of
+ * `127.0.0.1:5055/team/multi:2`; a bare name means `:latest`.
+ */
+export const shortFormOf = (name: string, ref: string): boolean => tagged(name).endsWith(`/${tagged(ref)}`);
 
 function resolve<T extends { id: string; name: string | null; names?: string[] }>(what: string, all: T[], ref: string): T {
   if (!ref) throw new MincError(`no ${what} given`);
-  const byName = all.filter((e) => (e.names ?? (e.name !== null ? [e.name] : [])).some((n) => sameName(n, ref)));
+  const namesOf = (e: T): string[] => e.names ?? (e.name !== null ? [e.name] : []);
+  const byName = all.filter((e) => namesOf(e).some((n) => sameName(n, ref)));
   if (byName.length === 1) return byName[0]!;
   const exact = all.find((e) => e.id === ref);
   if (exact) return exact;
+  if (byName.length === 0 && !ref.startsWith('/')) {
+    const short = all.filter((e) => namesOf(e).some((n) => shortFormOf(n, ref)));
+    if (short.length === 1) return short[0]!;
+    if (short.length > 1) {
+      const candidates = short.flatMap((e) => namesOf(e).filter((n) => shortFormOf(n, ref)));
+      throw new MincError(`${what} name '${ref}' is ambiguous: it could be ${candidates.join(', ')} (give the full name)`);
+    }
+  }
   const prefix = /^[0-9a-f]+$/.test(ref) ? all.filter((e) => e.id.startsWith(ref)) : [];
   if (prefix.length === 1) return prefix[0]!;
   if (prefix.length > 1) throw new MincError(`${what} id prefix '${ref}' is ambiguous: ${prefix.map((e) => e.id.slice(0, 12)).join(', ')}`);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { MincError } from '../errors.js';
 import { mountsBelow } from '../run/tempdir.js';
 import { checkName, setImageName } from './install.js';
-import { dependents, listContainers, readContainer, resolveContainer, resolveImage, shortId } from './model.js';
+import { dependents, listContainers, readContainer, readImage, resolveContainer, resolveImage, shortId, type ImageEntry } from './model.js';
 import type { Store } from './store.js';
 import { withLock, writeAtomic } from './txn.js';
 
@@ -20,8 +20,8 @@ export function removeContainer(store: Store, ref: string): Promise<string> {
   });
 }
 
-/** Remove an image; refused while an image or container is based on it. */
-export function removeImage(store: Store, ref: string): Promise<string> {
+/** Remove an image and (as docker rmi) its nameless parents that nothing else uses; refused while an image or container is based on it. */
+export function removeImage(store: Store, ref: string): Promise<string[]> {
   return withLock(store, () => {
     const img = resolveImage(store, ref);
     const deps = dependents(store, img.id);
@@ -30,15 +30,47 @@ export function removeImage(store: Store, ref: string): Promise<string> {
       ...deps.images.map((i) => `image ${shortId(i.id)}${i.name ? ` (${i.name})` : ''}`),
     ];
     if (names.length > 0) throw new MincError(`image ${shortId(img.id)} is in use by ${names.join(', ')}`);
-    const mounted = mountsBelow(img.dir);
-    if (mounted.length > 0) throw new MincError(`image ${shortId(img.id)}: ${mounted[0]} is still mounted`);
-    // rename first, so a crash in the middle leaves no half image under images/
-    const trash = join(store.tmp, `rmi-${process.pid}-${img.id}`);
-    store.ensure();
-    rmSync(trash, { recursive: true, force: true });
-    renameSync(img.dir, trash);
-    rmSync(trash, { recursive: true, force: true });
-    return img.id;
+    const removed = [dropImage(store, img)];
+    for (let parent = img.baseid; parent && store.hasImageDir(parent); ) {
+      const p = readImage(store, parent);
+      if (!unused(store, p)) break;
+      removed.push(dropImage(store, p));
+      parent = p.baseid;
+    }
+    return removed;
+  });
+}
+
+/** An image with no name that no image or container is based on: a leftover layer. */
+export const unused = (store: Store, img: ImageEntry): boolean => {
+  if (img.names.length > 0) return false;
+  const deps = dependents(store, img.id);
+  return deps.images.length === 0 && deps.containers.length === 0;
+};
+
+/** Take an image out of images/ (under the caller's lock); refused while something is mounted in it. */
+export function dropImage(store: Store, img: ImageEntry): string {
+  const mounted = mountsBelow(img.dir);
+  if (mounted.length > 0) throw new MincError(`image ${shortId(img.id)}: ${mounted[0]} is still mounted`);
+  // rename first, so a crash in the middle leaves no half image under images/
+  const trash = join(store.tmp, `rmi-${process.pid}-${img.id}`);
+  store.ensure();
+  rmSync(trash, { recursive: true, force: true });
+  renameSync(img.dir, trash);
+  rmSync(trash, { recursive: true, force: true });
+  return img.id;
+}
+
+/** rm --all-stopped: every container of the store whose minc is not running (and has nothing mounted). */
+export function removeStopped(store: Store): Promise<string[]> {
+  return withLock(store, () => {
+    const removed: string[] = [];
+    for (const c of listContainers(store)) {
+      if (c.running || mountsBelow(c.dir).length > 0) continue;
+      rmSync(c.dir, { recursive: true, force: true });
+      removed.push(c.id);
+    }
+    return removed;
   });
 }
 

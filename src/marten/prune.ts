@@ -8,6 +8,7 @@ import { processStart } from '../run/settings.js';
 import { mountsBelow } from '../run/tempdir.js';
 import { layerInfo, listContainers, listImages } from './model.js';
 import type { Store } from './store.js';
+import { dropImage, unused } from './ops.js';
 import { withLock } from './txn.js';
 
 /** Entries of dir as names (latin1: one char a byte) and their paths as bytes: a name read from disk is used again as it is. */
@@ -34,6 +35,15 @@ export function prune(store: Store): Promise<string[]> {
       for (const { name: d, path } of entries(join(c.dir, 'work'))) {
         rmSync(path, { recursive: true, force: true });
         removed.push(`containers/${c.id.slice(0, 12)}/work/${JSON.stringify(d).slice(1, -1)}`);
+      }
+    }
+    // images with no name that nothing is based on (what rmi left, or a nameless commit), up their chains
+    for (let more = true; more; ) {
+      more = false;
+      for (const i of listImages(store)) {
+        if (!unused(store, i) || mountsBelow(i.dir).length > 0) continue;
+        removed.push(`images/${dropImage(store, i).slice(0, 12)}`);
+        more = true;
       }
     }
     const used = new Set<string>();

@@ -5,9 +5,10 @@ import { readSettings } from '../run/settings.js';
 import { listTempdirs } from '../run/tempdir.js';
 import { run } from './proc.js';
 import { MincError } from '../errors.js';
-import { imageConfig, isPacked, layerChain, layerInfo, listContainers, listImages, readContainer, readImage, resolveContainer, resolveImage, shortId } from './model.js';
+import { imageConfig, isPacked, shortFormOf, tagged, type ImageEntry, layerChain, layerInfo, listContainers, listImages, readContainer, readImage, resolveContainer, resolveImage, shortId } from './model.js';
 import { readText, type Store } from './store.js';
 import { humanSize } from './util.js';
+import { shortName } from './importer.js';
 
 async function du(dir: string): Promise<string> {
   const r = await run('du', ['-sb', dir], false);
@@ -35,12 +36,21 @@ export function listContainersText(store: Store, long: boolean): string {
 
 export async function listImagesText(store: Store, long: boolean): Promise<string> {
   const rows = [['ID', 'SIZE', 'BASE', 'NAME']];
-  for (const i of listImages(store)) {
+  const all = listImages(store);
+  for (const i of all) {
     // a pulled layer not unpacked yet (layers/lazy.ts): the size of its compressed blob, marked
     const size = isPacked(store, i.id) ? `${humanSize(layerInfo(store, i.id).size ?? 0)}(packed)` : await du(join(i.dir, 'root'));
-    rows.push([idCol(i.id, long), size, i.baseid ? idCol(i.baseid, long) : '-', i.names.length > 0 ? i.names.join(',') : '(noname)']);
+    rows.push([idCol(i.id, long), size, i.baseid ? idCol(i.baseid, long) : '-', i.names.length > 0 ? i.names.map((n) => withShort(n, all)).join(',') : '(noname)']);
   }
   return table(rows);
+}
+
+/** A full reference, and MINCS's short name after it where that names only this image: `127.0.0.1:5000/team/multi:2 (multi:2)`. */
+function withShort(name: string, all: readonly ImageEntry[]): string {
+  const short = shortName(name);
+  if (short === name || tagged(short) === tagged(name)) return name;
+  const owners = all.filter((i) => i.names.some((n) => tagged(n) === tagged(short) || shortFormOf(n, short)));
+  return owners.length === 1 ? `${name} (${short})` : name;
 }
 
 function table(rows: string[][]): string {
@@ -70,6 +80,7 @@ export function inspect(store: Store, ref: string): unknown {
     const r = readContainer(store, c.id);
     return { kind: 'container', id: r.id, name: r.name, dir: r.dir, image: r.baseid, pid: r.pid, running: r.running };
   } catch {
-    throw imgErr instanceof MincError ? new MincError(`no such image or container: ${ref}`) : imgErr;
+    const ambiguous = imgErr instanceof MincError && / is ambiguous/.test(imgErr.message);
+    throw imgErr instanceof MincError && !ambiguous ? new MincError(`no such image or container: ${ref}`) : imgErr;
   }
 }

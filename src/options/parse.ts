@@ -11,10 +11,12 @@ import type { ExtraArgs } from './extra.js';
 
 export interface MincArgs extends ExtraArgs {
   help: boolean;
+  version?: boolean;
   keep: boolean;
   tempdir?: string;
   direct: boolean;
   rootdir?: string;
+  rm?: boolean;
   bind: string[];
   hide: string[];
   name?: string;

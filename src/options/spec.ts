@@ -1,6 +1,6 @@
 /**
  * minc's options as data: one table feeds the fast parser (parse.ts), the
- * help text (help.ts, rendered by yargs) and the README's option list.
+ * help text (help.ts), the man page and completions (src/cli/docs.ts) and the README's option list.
  * Names and meanings follow MINCS's `minc`.
  */
 import { NET_MODE_WORD } from '../net/config.js';
@@ -18,10 +18,12 @@ export interface OptionSpec {
 
 export const OPTIONS: readonly OptionSpec[] = [
   { name: 'help', alias: 'h', describe: 'Show this help' },
+  { name: 'version', describe: "Print minc's version" },
   { name: 'keep', alias: 'k', describe: 'Keep the temporary directory (prints how to reuse it, on stderr)' },
-  { name: 'tempdir', alias: 't', value: 'DIR', describe: 'Use (or reuse) DIR as the temporary directory; implies --keep, reuses its storage and utsname' },
+  { name: 'tempdir', alias: 't', value: 'DIR', describe: 'Use (or reuse) DIR as the temporary directory (made if new); implies --keep, reuses its storage, utsname and root directory' },
   { name: 'direct', alias: 'D', describe: 'Bind the root directory directly instead of an overlay: writes reach it' },
   { name: 'rootdir', alias: 'r', value: 'DIR', describe: 'Use DIR as the original root directory instead of /' },
+  { name: 'rm', describe: "With -r IMAGE: remove the container when the command ends (else it stays in marten's store)" },
   { name: 'bind', alias: 'b', value: 'HOSTPATH[:PATH][:ro]', repeatable: true, describe: 'Bind HOSTPATH at PATH (absolute, default HOSTPATH) in the container; :ro makes it read-only' },
   { name: 'hide', value: 'PATH', repeatable: true, describe: 'PATH (absolute, in the container) shows empty inside: for ~/.ssh, ~/.aws, tokens' },
   { name: 'name', value: 'NAME', describe: "Set NAME as the container's hostname" },
@@ -43,9 +45,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'mem-swap', value: 'SIZE', describe: 'Memory + swap limit (cgroup), with --mem-limit' },
   { name: 'cpu-shares', value: 'SHARES', describe: 'CPU shares (cgroup; default 1024; cpu.weight on cgroup v2)' },
   { name: 'cpu-quota', value: 'USEC', describe: 'CPU time per 100000 us period (cgroup): 50000 is half a CPU' },
-  { name: 'pid-max', value: 'MAX', describe: 'At most MAX processes in the container (cgroup pids)' },
+  { name: 'pid-max', value: 'MAX', describe: "At most MAX processes of the command's (cgroup pids; minc's own init and set-up do not count)" },
   { name: 'background', alias: 'B', describe: 'Run in the background: prints the temp dir; output goes to its log and debug files; stop with minc --stop DIR' },
-  { name: 'stop', value: 'DIR', describe: 'Stop the background container of temp dir DIR and clean up after it' },
+  { name: 'stop', value: 'DIR|ID|NAME', describe: 'Stop a background run (or a running container of the store) and clean up after it: its temp dir, or its ID or NAME as marten lc shows them' },
   { name: 'X11', alias: 'X', describe: 'Share the X11 display: binds /tmp/.X11-unix and $XAUTHORITY ($DISPLAY must be set)' },
   { name: 'debugfs', describe: 'Mount debugfs at /sys/kernel/debug' },
   // issue 9: reviewing and keeping a sandbox's changes (src/review)

@@ -4,7 +4,7 @@
  * clear line and leaves nothing behind.
  */
 import { realpathSync, statSync } from 'node:fs';
-import { readInRoot } from '../fs/inroot.js';
+import { readInRoot, resolveInRoot } from '../fs/inroot.js';
 import { isAbsolute, join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { CAPABILITIES } from '../plan/paths.js';
@@ -34,7 +34,7 @@ export interface Config extends ExtraConfig {
   readonly binds: readonly Bind[];
   /** paths (absolute, in the container) that show empty (--hide) */
   readonly hide?: readonly string[];
-  readonly user?: { readonly uid: number; readonly gid: number; readonly groups?: readonly number[] };
+  readonly user?: { readonly uid: number; readonly gid: number; readonly groups?: readonly number[]; readonly env?: readonly string[] };
   readonly usedev: boolean;
   readonly nocaps?: readonly string[];
   readonly asPid1: boolean;
@@ -48,6 +48,8 @@ export interface Config extends ExtraConfig {
   readonly workdir?: string;
   /** -r IMAGE / -t CONTAINER of the store (src/marten/minc.ts) */
   readonly image?: ImageRun;
+  /** --rm: the container -r IMAGE makes goes when the run ends */
+  readonly rm?: boolean;
 }
 
 function statOrNull(path: string) {
@@ -118,7 +120,7 @@ const lookup = (entries: string[][], key: string): string[] | null => entries.fi
 const groupsOf = (name: string | undefined, groups: string[][]): number[] =>
   name ? groups.filter((f) => (f[3] ?? '').split(',').includes(name) && /^\d+$/.test(f[2] ?? '')).map((f) => Number(f[2])) : [];
 
-export function parseUser(spec: string, roots: readonly string[]): { uid: number; gid: number; groups: number[] } {
+export function parseUser(spec: string, roots: readonly string[]): { uid: number; gid: number; groups: number[]; env: string[] } {
   const [u, g, extra] = spec.split(':');
   if (!u || extra !== undefined || g === '') throw new UsageError(`--user '${spec}': expected UID[:GID]`);
   const numeric = (x: string): boolean => /^\d+$/.test(x);
@@ -138,7 +140,21 @@ export function parseUser(spec: string, roots: readonly string[]): { uid: number
     if (!gr || !numeric(gr[2] ?? '')) throw new UsageError(`${what}: no group '${g}' in the container's /etc/group (use a number)`);
     gid = Number(gr[2]);
   }
-  return { uid, gid, groups: groupsOf(pw?.[0], groups) };
+  // HOME, USER and LOGNAME from the entry, as `su -` and `docker run --user` set them (HOME=/ without one)
+  const named = pw && Number(pw[2]) === uid ? pw : lookup(rootFile('/etc/passwd', roots, what), String(uid));
+  const env = named?.[0] ? [`HOME=${named[5] || '/'}`, `USER=${named[0]}`, `LOGNAME=${named[0]}`] : ['HOME=/'];
+  return { uid, gid, groups: groupsOf(pw?.[0], groups), env };
+}
+
+/** The host's $SHELL where the container's root has it, else /bin/sh (a busybox rootfs has no /bin/bash). */
+function shellIn(roots: readonly string[], shell: string | undefined): string {
+  if (!shell) return '/bin/sh';
+  if (!shell.startsWith('/')) return shell; // a name, looked up in the container's PATH (MINCS's tests run SHELL=ps)
+  try {
+    return resolveInRoot(roots, shell) ? shell : '/bin/sh';
+  } catch {
+    return '/bin/sh';
+  }
 }
 
 function parseCaps(spec: string): string[] {
@@ -157,6 +173,9 @@ export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env): 
     throw new UsageError('must be run as root (try: sudo minc ...); --dry-run shows the plan without root');
   }
   const image = imageRun(args.rootdir, args.tempdir); // null unless -r/-t name an image/container, not a directory
+  if (args.rm && (!image || image.container || args.keep)) {
+    throw new UsageError('--rm removes the container a run of -r IMAGE makes: it goes with -r IMAGE only, not with -t or -k');
+  }
   if (image && args.direct) throw new UsageError('--direct cannot be used with an image: its layers are read-only');
   let tempdir: string | undefined;
   let saved: Settings | null = null;
@@ -172,6 +191,10 @@ export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env): 
     }
   }
   const rootdir = image ? image.layers[0]! : args.rootdir !== undefined ? directory('--rootdir', args.rootdir) : saved?.rootdir ?? '/';
+  if (saved && !image && args.rootdir !== undefined && rootdir !== saved.rootdir) {
+    // a kept dir's storage is changes to its root: over another root they would mean something else
+    throw new UsageError(`--tempdir '${args.tempdir}' was made with root directory '${saved.rootdir}', not '${rootdir}': leave out -r, or give a new -t dir`);
+  }
   if (/[,:\\]/.test(rootdir)) throw new UsageError(`--rootdir '${rootdir}': overlayfs cannot take a path with ',', ':' or '\\'`);
   const direct = args.direct || (args.tempdir !== undefined && !args.rootdir && saved?.direct === true);
   const roots = [...(tempdir && !direct ? [join(tempdir, 'storage')] : []), ...(image?.layers ?? [rootdir])];
@@ -186,12 +209,13 @@ export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env): 
       if (!callerFd(fd)) throw new UsageError(`--preserve-fds ${preserveFds}: file descriptor ${fd} is not open`);
     }
   }
-  const command = args.command.length > 0 ? args.command : image ? image.command ?? ['/bin/sh'] : [env.SHELL || '/bin/sh'];
+  const command = args.command.length > 0 ? args.command : image ? image.command ?? ['/bin/sh'] : [shellIn(roots, env.SHELL)];
   return {
     command,
     rootdir,
     direct,
-    keep: args.keep || tempdir !== undefined || image !== null,
+    keep: args.keep || tempdir !== undefined || (image !== null && !args.rm),
+    ...(args.rm ? { rm: true } : {}),
     tempdir,
     freshTempdir,
     name: args.name ?? image?.name ?? saved?.name,

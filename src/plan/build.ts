@@ -9,6 +9,7 @@ import type { Facts } from '../run/facts.js';
 import { BELOW, DEVICES, DEVLINKS, DEV_LINKS, MASKED, PROC_READONLY, PUT_OLD, type Tool } from './paths.js';
 import { gatherTables } from './table.js';
 import type { Arg, Plan, PlanFile, PlanInput, Step } from './types.js';
+import { pidsMaxFile } from '../cgroup/plan.js';
 
 export type { PlanInput } from './types.js';
 import { extraNsSteps } from './extra.js';
@@ -208,8 +209,8 @@ export function commandChain({ config, facts }: PlanInput): Arg[] {
   return viaLoader('env', ...envArgs, ...chain);
 }
 
-/** An image's Env entries that are NAME=VALUE. */
-const imageVars = (config: Config): string[] => (config.env ?? []).filter((e) => /^[^=-][^=]*=/.test(e));
+/** --user's HOME, USER, LOGNAME (from the container's passwd), then an image's Env entries that are NAME=VALUE. */
+const imageVars = (config: Config): string[] => [...(config.user?.env ?? []), ...(config.env ?? []).filter((e) => /^[^=-][^=]*=/.test(e))];
 
 export function launchSteps(input: PlanInput): Step[] {
   const { config } = input;
@@ -238,6 +239,10 @@ export function buildPlan(input: PlanInput): Plan {
     MINC_TTYMODE: facts.ttyMode ? '1' : '0',
     MINC_PRESERVE_FDS: String(config.preserveFds),
   };
+  // --pid-max: the stage lowers pids.max to the command's limit when it starts it (src/cgroup/plan.ts)
+  const pids = config.cgroup ? pidsMaxFile(config.cgroup, tempdir) : undefined;
+  vars.MINC_PIDS_FILE = pids ?? '';
+  vars.MINC_PIDS_MAX = String(config.cgroup?.limits.pidMax ?? 0);
   // the host tools the stage's own functions run
   for (const name of ['mount', 'umount', 'mkdir', 'rm', 'ln', 'readlink', 'pivot_root'] as const) vars[`MINC_${name.toUpperCase()}`] = tool(facts, name);
   // what goes below the root: its mount points checked first, then the mounts as one table, then what needs them (nodes, links)

@@ -17,7 +17,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { runUndo } from '../host/run.js';
 import type { Config } from '../options/validate.js';
@@ -26,7 +26,10 @@ import { runContainer } from './container.js';
 import type { Facts } from './facts.js';
 import { debug, info, writeFd } from './log.js';
 import { processStart, readSettings } from './settings.js';
-import { removeTempdir, tempBase } from './tempdir.js';
+import { listTempdirs, removeTempdir, tempBase } from './tempdir.js';
+import { ownerAlive } from '../gc.js';
+import { resolveContainer } from '../marten/model.js';
+import { Store } from '../marten/store.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -102,9 +105,29 @@ function alive(pid: number, start: number): boolean {
   return now !== null && now === start;
 }
 
-/** --stop DIR: stop a background run and clean up as its own minc would. */
+/**
+ * The temp dir of a run named as `-t` takes it or as `marten lc` shows it: a
+ * path; the ID of a run outside the store (its temp dir's name, minc<pid>-XXXXXX);
+ * the NAME of such a run (--name); a container of the store by id, prefix or name.
+ */
+export function findRun(target: string, what = '--stop'): string {
+  if (target.includes('/') || existsSync(target)) return resolve(target);
+  const runs = listTempdirs();
+  const byId = runs.find((d) => basename(d) === target);
+  if (byId) return byId;
+  const named = runs.filter((d) => readSettings(d)?.name === target && ownerAlive(d));
+  if (named.length > 1) throw new UsageError(`${what} '${target}': ${named.length} runs have that name: ${named.map((d) => basename(d)).join(', ')} (give the ID)`);
+  if (named.length === 1) return named[0]!;
+  try {
+    return resolveContainer(new Store(), target).dir;
+  } catch (err) {
+    throw new UsageError(`${what} '${target}': no such run: neither a temp dir, the ID or NAME of a run (marten lc), nor a container (${err instanceof Error ? err.message : String(err)})`);
+  }
+}
+
+/** --stop DIR|ID|NAME: stop a background run and clean up as its own minc would. */
 export async function stop(target: string, graceMs = 10_000): Promise<number> {
-  const dir = resolve(target);
+  const dir = findRun(target);
   const s = readSettings(dir);
   if (!s) throw new UsageError(`--stop '${target}': not the temporary directory of a minc run`);
   if (alive(s.mincPid, s.mincStart)) {

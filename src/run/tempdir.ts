@@ -96,6 +96,7 @@ export function prepareTempdir(config: Config, facts: Facts, cleanup: CleanupSta
     } else debug('Reuse the temporary directory (-t)', dir);
   } else if (config.image) {
     dir = forkContainer(config.image, config.name); // a new container of the image in the store (src/marten/minc.ts)
+    if (config.rm) cleanup.push(`Remove the container ${dir} (--rm)`, () => removeTempdir(dir));
   } else {
     const base = tempBase();
     mkdirSync(base, { recursive: true });

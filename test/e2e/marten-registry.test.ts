@@ -67,7 +67,7 @@ describe('marten push and pull', () => {
     const dst = fresh();
     const p = ok(await dst.marten(['pull', `${reg.host}/test/three:v1`]));
     expect(p.stderr).toMatch(/: pull /);
-    expect((await dst.marten(['li'])).stdout).toMatch(/ three:v1$/m);
+    expect((await dst.marten(['li'])).stdout).toMatch(/ \S+\/test\/three:v1 \(three:v1\)$/m); // the full reference, and the short name
     await runsThreeLayers(dst, 'three:v1');
     expect((await dst.minc(['-r', 'three:v1'])).stdout).toBe('hello from /data');
     // a second pull fetches nothing
@@ -91,7 +91,7 @@ describe('marten push and pull', () => {
       expect(existsSync(root(l.id))).toBe(false);
       expect(existsSync(join(dst.dir, 'blobs/sha256', l.digest.slice(7)))).toBe(true);
     }
-    expect((await dst.marten(['li'])).stdout).toMatch(/\(packed\) .* lazy:v1$/m);
+    expect((await dst.marten(['li'])).stdout).toMatch(/\(packed\) .*\/lazy:v1 \(lazy:v1\)$/m);
     // a blob that does not unpack to its DiffID: one line, the layers stay packed
     const blob = (i: number): string => join(dst.dir, 'blobs/sha256', layers[i]!.digest.slice(7));
     const good = readFileSync(blob(0));
@@ -249,7 +249,7 @@ describe("MINCS's test.d/02_marten against the loopback registry", () => {
   });
   it('00_pull: pulls an image, which lists as alpine', async () => {
     ok(await store.marten(['pull', `${reg.host}/library/alpine`]));
-    expect((await store.marten(['li'])).stdout).toMatch(/alpine$/m);
+    expect((await store.marten(['li'])).stdout).toMatch(/\/library\/alpine:latest \(alpine\)$/m);
   });
   it('01_run: runs the pulled image', async () => {
     expect((await store.marten(['li'])).stdout).toMatch(/alpine/);

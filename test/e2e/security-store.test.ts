@@ -120,6 +120,17 @@ describe('docker save / OCI layout import trusts nothing in the outer archive (i
     await importing('sym-config', saveTar([layer], [{ name: 'config.json', type: 'symlink', linkname: creds }]), /config\.json.* symlink/);
     await importing('hard-config', saveTar([layer], [{ name: 'config.json', type: 'link', linkname: creds }]), /config\.json.* hard link/);
   });
+  it("refuses a symlink member that climbs out of the archive, names a directory, or loops (podman's relative links to members are taken)", async () => {
+    await importing('sym-climb', saveTar([layer], [{ name: 'l0/layer.tar', type: 'symlink', linkname: `../../../../../../..${secretTar}` }]), /l0\/layer\.tar is a symlink out of it/);
+    await importing('sym-dir', saveTar([layer], [{ name: 'd/x', body: 'x' }, { name: 'l0/layer.tar', type: 'symlink', linkname: '../d' }]), /l0\/layer\.tar is a symlink to d, which is not a file/);
+    await importing('sym-loop', saveTar([layer], [{ name: 'a', type: 'symlink', linkname: 'b' }, { name: 'b', type: 'symlink', linkname: 'a' }]), /symlinks loop/);
+    // podman save --format docker-archive: <id>/layer.tar -> ../<digest>.tar
+    const ok = join(work, 'sym-member.tar');
+    writeFileSync(ok, await saveTar([layer], [{ name: 'blob.tar', body: layer }, { name: 'l0/layer.tar', type: 'symlink', linkname: '../blob.tar' }]));
+    const r = marten(store(), ['import', ok, '--name', 'linked']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(marten(store(), ['rmi', 'linked']).status).toBe(0);
+  });
   it('refuses a member that is a device or a fifo (no endless read, no hang)', async () => {
     await importing('zero', saveTar([layer], [{ name: 'l0/layer.tar', type: 'character-device', devmajor: 1, devminor: 5 }]), /l0\/layer\.tar.* device/);
     await importing('fifo', saveTar([layer], [{ name: 'l0/layer.tar', type: 'fifo' }]), /l0\/layer\.tar.* fifo/);

@@ -6,7 +6,7 @@
  * kept inside the staging dir, each written once with O_EXCL.  Then members
  * are read back with a bound (JSON: 4 MiB) and parsed without echoing them.
  */
-import { closeSync, constants as C, createReadStream, createWriteStream, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, constants as C, createReadStream, createWriteStream, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join, normalize } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { PassThrough, Transform } from 'node:stream';
@@ -71,6 +71,7 @@ export async function unpackOuter(fd: number, dest: string): Promise<void> {
   }
   const gz = head[0] === 0x1f && head[1] === 0x8b;
   const seen = new Set<string>();
+  const links = new Map<string, string>();
   const extract = tarStream.extract();
   let refused: MincError | null = null;
   /** members being written: a failed unpack waits for them, so nothing lands in staging after it is removed */
@@ -94,6 +95,13 @@ export async function unpackOuter(fd: number, dest: string): Promise<void> {
     try {
       const rel = memberPath(header.name);
       const type = header.type ?? 'file';
+      if (type === 'symlink' && rel !== '' && !seen.has(rel)) {
+        // podman's docker-archive links <id>/layer.tar to ../<digest>.tar: a link to another member,
+        // made a hard link to it once all are unpacked (never a symlink on disk)
+        links.set(rel, linkTarget(rel, header.linkname ?? ''));
+        seen.add(rel);
+        return void stream.on('end', () => done()).resume();
+      }
       if (type !== 'file' && type !== 'directory') throw new MincError(`the archive's member ${rel || header.name} is ${TYPE_NAMES[type] ?? `a ${type}`}: refused (only files and directories)`);
       if (rel === '') return void stream.on('end', () => done()).resume();
       if (seen.has(rel) && type === 'file') throw new MincError(`the archive holds ${rel} twice`);
@@ -129,6 +137,34 @@ export async function unpackOuter(fd: number, dest: string): Promise<void> {
     throw new MincError(`not a tar archive (${e.code === 'Z_DATA_ERROR' || e.code === 'Z_BUF_ERROR' ? 'bad gzip data' : 'bad tar data'})`);
   }
   if (seen.size === 0) throw new MincError('not a tar archive (no members)');
+  linkMembers(dest, links);
+}
+
+/** The member a symlink member names: relative to its directory, and inside the archive (else refused). */
+function linkTarget(rel: string, linkname: string): string {
+  if (linkname === '' || linkname.startsWith('/')) throw new MincError(`the archive's member ${rel} is a symlink out of it: refused`);
+  const target = normalize(join(rel, '..', linkname));
+  if (target === '.' || target === '..' || target.startsWith('../')) throw new MincError(`the archive's member ${rel} is a symlink out of it: refused`);
+  return memberPath(target);
+}
+
+/** Make each symlink member a hard link to the regular file member it names (through other links, a few deep). */
+function linkMembers(dest: string, links: Map<string, string>): void {
+  for (const [rel, first] of links) {
+    let target = first;
+    for (let depth = 0; links.has(target); depth++) {
+      if (depth > 8) throw new MincError(`the archive's member ${rel}: its symlinks loop`);
+      target = links.get(target)!;
+    }
+    const st = lstatSync(join(dest, target), { throwIfNoEntry: false });
+    if (!st?.isFile()) throw new MincError(`the archive's member ${rel} is a symlink to ${target}, which is not a file of the archive: refused`);
+    try {
+      mkdirSync(join(dest, rel, '..'), { recursive: true, mode: 0o700 });
+      linkSync(join(dest, target), join(dest, rel));
+    } catch (err) {
+      throw new MincError(`the archive's member ${rel}: ${(err as NodeJS.ErrnoException).code === 'EEXIST' ? 'held twice' : ((err as NodeJS.ErrnoException).code ?? 'cannot link')}`);
+    }
+  }
 }
 
 /** Read a member: a regular file (as unpackOuter made it), at most max bytes. */

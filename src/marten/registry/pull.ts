@@ -9,7 +9,6 @@
 import { renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MincError, withContext } from '../../errors.js';
-import { shortName } from '../importer.js';
 import { checkName, installImage, layerIds, type StagedLayer } from '../install.js';
 import { hostPlatform, INDEX_TYPES, MANIFEST_TYPES, MT, parsePlatform, platformString, sha256, type Descriptor, type ImageConfig, type Index, type Manifest } from '../oci.js';
 import { pickPlatform } from '../platform.js';
@@ -21,7 +20,7 @@ import { rawGet } from './rawget.js';
 import { checkConfig, checkIndex, checkManifest, parseJson, printable } from './shape.js';
 import { RegistryClient } from './client.js';
 import { makeProgress, type Progress } from './progress.js';
-import { parseRef, refString } from './ref.js';
+import { fullRefString, parseRef } from './ref.js';
 
 export interface PullOptions {
   platform?: string;
@@ -128,7 +127,9 @@ export async function pull(store: Store, spec: string, opts: PullOptions = {}): 
       throw new MincError(`the image is for ${printable(`${config.os}/${config.architecture}`)}, not ${platformString(want)}`);
     }
     const ids = layerIds(diffIds);
-    const name = opts.name ?? shortName(refString(ref));
+    // the full reference names it: two repositories of one last name never take each other's
+    // name; `li` shows the short form where it is unique, and short forms resolve (model.ts)
+    const name = opts.name ?? fullRefString(ref);
     return await withStaging(store, async (staging) => {
       const progress = await makeProgress('pull');
       try {

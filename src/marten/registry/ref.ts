@@ -52,6 +52,9 @@ export function parseRef(spec: string): Ref {
 
 export const refString = (r: Ref): string => `${r.registry === DOCKER_HUB ? '' : `${r.registry}/`}${r.repo}${r.tag ? `:${r.tag}` : ''}${r.digest ? `@${r.digest}` : ''}`;
 
+/** The full reference, registry always given (podman's form): the name a pulled image keeps. */
+export const fullRefString = (r: Ref): string => `${r.registry}/${r.repo}${r.tag ? `:${r.tag}` : ''}${r.digest ? `@${r.digest}` : ''}`;
+
 /** Plain http only for loopback hosts, or when asked for. */
 export function isLoopback(host: string): boolean {
   const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');

@@ -112,20 +112,24 @@ describe('parseUser', () => {
   });
 
   it('takes a user name and its primary group from the root directory', () => {
-    expect(parseUser('alice', [root])).toEqual({ uid: 1000, gid: 1001, groups: [50, 60] });
-    expect(parseUser('bob', [root])).toEqual({ uid: 1002, gid: 1003, groups: [60] });
+    expect(parseUser('alice', [root])).toMatchObject({ uid: 1000, gid: 1001, groups: [50, 60] });
+    expect(parseUser('bob', [root])).toMatchObject({ uid: 1002, gid: 1003, groups: [60] });
   });
 
   it('takes a numeric uid; its gid comes from passwd if the uid is there, else 0', () => {
-    expect(parseUser('1000', [root])).toEqual({ uid: 1000, gid: 1001, groups: [50, 60] });
-    expect(parseUser('4242', [root])).toEqual({ uid: 4242, gid: 0, groups: [] });
+    expect(parseUser('1000', [root])).toMatchObject({ uid: 1000, gid: 1001, groups: [50, 60] });
+    // HOME, USER, LOGNAME come from the entry of the uid; a uid without one gets HOME=/ only
+    expect(parseUser('1000', [root]).env).toEqual(parseUser('alice', [root]).env);
+    expect(parseUser('alice', [root]).env).toEqual(['HOME=/home/alice', 'USER=alice', 'LOGNAME=alice']);
+    expect(parseUser('4242', [root]).env).toEqual(['HOME=/']);
+    expect(parseUser('4242', [root])).toMatchObject({ uid: 4242, gid: 0, groups: [] });
   });
 
   it('takes an explicit group, by name or number', () => {
-    expect(parseUser('alice:staff', [root])).toEqual({ uid: 1000, gid: 50, groups: [50, 60] });
-    expect(parseUser('alice:77', [root])).toEqual({ uid: 1000, gid: 77, groups: [50, 60] });
-    expect(parseUser('4242:staff', [root])).toEqual({ uid: 4242, gid: 50, groups: [] });
-    expect(parseUser('0:0', [root])).toEqual({ uid: 0, gid: 0, groups: [] });
+    expect(parseUser('alice:staff', [root])).toMatchObject({ uid: 1000, gid: 50, groups: [50, 60] });
+    expect(parseUser('alice:77', [root])).toMatchObject({ uid: 1000, gid: 77, groups: [50, 60] });
+    expect(parseUser('4242:staff', [root])).toMatchObject({ uid: 4242, gid: 50, groups: [] });
+    expect(parseUser('0:0', [root])).toMatchObject({ uid: 0, gid: 0, groups: [] });
   });
 
   it('rejects an unknown user or group, naming it', () => {
@@ -136,7 +140,7 @@ describe('parseUser', () => {
   it('does not look at the host files when the root has none', () => {
     const empty = dir();
     usageError(() => parseUser('root', [empty]));
-    expect(parseUser('12', [empty])).toEqual({ uid: 12, gid: 0, groups: [] });
+    expect(parseUser('12', [empty])).toMatchObject({ uid: 12, gid: 0, groups: [] });
   });
 
   it('rejects malformed specs', () => {
@@ -154,7 +158,7 @@ describe('parseUser', () => {
     expect(parseUser('4242', [root]).groups).toEqual([]);
     // the groups come from the root directory's /etc/group, not the host's
     const noGroup = dir(['etc/passwd', 'root:x:0:0::/:/bin/sh\n']);
-    expect(parseUser('root', [noGroup])).toEqual({ uid: 0, gid: 0, groups: [] });
+    expect(parseUser('root', [noGroup])).toMatchObject({ uid: 0, gid: 0, groups: [] });
     // the first root that has /etc/group wins (the upper dir of a reused temp dir)
     const upper = dir(['etc/group', 'wheel:x:10:alice\n']);
     expect(parseUser('alice', [upper, root]).groups).toEqual([10]);
@@ -163,11 +167,11 @@ describe('parseUser', () => {
   it('reads the first root that has the file (the upper dir of a reused temp dir first)', () => {
     const upper = dir(['etc/passwd', 'carol:x:2000:2000::/:/bin/sh\n'], ['etc/group', 'cgrp:x:2001:\n']);
     const noFiles = dir();
-    expect(parseUser('carol:cgrp', [upper, root])).toEqual({ uid: 2000, gid: 2001, groups: [] });
+    expect(parseUser('carol:cgrp', [upper, root])).toMatchObject({ uid: 2000, gid: 2001, groups: [] });
     // the upper dir's copy is the whole file: a user only in the lower one was deleted there
     usageError(() => parseUser('alice', [upper, root]));
     // an upper dir without the file falls through to the root directory
-    expect(parseUser('alice:staff', [noFiles, root])).toEqual({ uid: 1000, gid: 50, groups: [50, 60] });
+    expect(parseUser('alice:staff', [noFiles, root])).toMatchObject({ uid: 1000, gid: 50, groups: [50, 60] });
   });
 });
 
@@ -175,9 +179,9 @@ describe('validate', () => {
   afterEach(() => vi.restoreAllMocks());
 
   it('gives a dry run with no options the defaults', () => {
-    const c = validate(args(), { SHELL: '/bin/zsh' });
+    const c = validate(args(), { SHELL: '/bin/bash' });
     expect(c).toMatchObject({
-      command: ['/bin/zsh'], rootdir: '/', direct: false, keep: false, binds: [], usedev: false,
+      command: ['/bin/bash'], rootdir: '/', direct: false, keep: false, binds: [], usedev: false,
       asPid1: false, preserveFds: 0, debug: false, dryRun: true,
     });
     expect(c.tempdir).toBeUndefined();
@@ -186,7 +190,8 @@ describe('validate', () => {
     expect(c.nocaps).toBeUndefined();
   });
 
-  it('runs /bin/sh when SHELL is unset or empty', () => {
+  it('runs /bin/sh when SHELL is unset or empty, or the root has no such file', () => {
+    expect(validate(args(), { SHELL: '/no/such/shell' }).command).toEqual(['/bin/sh']);
     expect(validate(args(), {}).command).toEqual(['/bin/sh']);
     expect(validate(args(), { SHELL: '' }).command).toEqual(['/bin/sh']);
   });
@@ -242,7 +247,7 @@ describe('validate', () => {
 
   it('looks --user up in the root directory', () => {
     const r = dir(['etc/passwd', 'dave:x:3000:3001::/:/bin/sh\n'], ['etc/group', 'dgrp:x:3001:\n']);
-    expect(validate(args('-r', r, '--user', 'dave'), {}).user).toEqual({ uid: 3000, gid: 3001, groups: [] });
+    expect(validate(args('-r', r, '--user', 'dave'), {}).user).toMatchObject({ uid: 3000, gid: 3001, groups: [] });
     usageError(() => validate(args('-r', r, '--user', 'root'), {}));
   });
 
@@ -287,13 +292,14 @@ describe('validate', () => {
       expect(c).toMatchObject({ tempdir: t, keep: true, rootdir, direct: true, name: 'saved' });
     });
 
-    it('lets options given now win over the saved ones', () => {
+    it('lets options given now win over the saved ones, but not another root directory', () => {
       const saved = dir();
       const now = dir();
       const t = dir();
       writeSettings(t, { rootdir: saved, direct: true, name: 'saved', keep: true, mincPid: 1, mincStart: 1 });
-      const c = validate(args('-t', t, '-r', now, '--name', 'now'), {});
-      expect(c).toMatchObject({ rootdir: now, direct: false, name: 'now' });
+      const c = validate(args('-t', t, '-r', saved, '--name', 'now'), {});
+      expect(c).toMatchObject({ rootdir: saved, direct: false, name: 'now' });
+      expect(() => validate(args('-t', t, '-r', now), {})).toThrow(`was made with root directory '${saved}', not '${now}'`);
     });
 
     it('works on a directory without settings', () => {
@@ -305,7 +311,7 @@ describe('validate', () => {
       const rootdir = dir(['etc/passwd', 'erin:x:4000:4000::/:/bin/sh\n']);
       const t = dir(['storage/etc/passwd', 'erin:x:4001:4002::/:/bin/sh\n']);
       writeSettings(t, { rootdir, direct: false, keep: true, mincPid: 1, mincStart: 1 });
-      expect(validate(args('-t', t, '--user', 'erin'), {}).user).toEqual({ uid: 4001, gid: 4002, groups: [] });
+      expect(validate(args('-t', t, '--user', 'erin'), {}).user).toMatchObject({ uid: 4001, gid: 4002, groups: [] });
     });
 
     it('rejects a file or a new directory whose parent is missing; takes a new one to make', () => {
