@@ -14,6 +14,7 @@ import { DESCRIPTION, EXAMPLES, EXIT_STATUS, SUMMARY, USAGE } from '../options/h
 import { OPTIONS } from '../options/spec.js';
 import { PACKAGE_ROOT } from '../where.js';
 import { packageVersion } from '../version.js';
+import { USAGE as POLECAT_USAGE } from '../polecat/options.js';
 
 /** Text as roff: backslashes and leading dots escaped, '-' a real hyphen-minus. */
 export const roff = (t: string): string => t.replace(/\\/g, '\\e').replace(/-/g, '\\-').replace(/^([.'])/gm, '\\&$1');
@@ -163,6 +164,10 @@ export function writeDocs(root = PACKAGE_ROOT): void {
   mkdirSync(join(root, 'completion'), { recursive: true });
   writeFileSync(join(root, 'man/minc.1'), mincPage());
   writeFileSync(join(root, 'man/marten.1'), martenPage(marten));
+  writeFileSync(join(root, 'man/polecat.1'), manPage('polecat', 'self-executable containered applications', [
+    { title: 'SYNOPSIS AND OPTIONS', body: [POLECAT_USAGE], literal: true },
+    { title: 'SEE ALSO', body: ['minc(1), marten(1); README.md of mincs-ts'] },
+  ]));
   writeFileSync(join(root, 'completion/minc.bash'), bashCompletion(cmds.flatMap((c) => [c.name, ...c.aliases])));
   writeFileSync(join(root, 'completion/_minc'), zshCompletion(cmds.flatMap((c) => [c, ...c.aliases.map((a) => ({ name: a, describe: c.describe }))])));
 }
