@@ -58,6 +58,6 @@ export function describeSteps(steps: readonly Step[]): string[] {
 
 /** The two lines --debug and --dry-run show for a step (MINCS's `:;: why ;:` form); a line of a mount table as that line. */
 export function describeStep(st: Step): string {
-  if (st.table) return `:;: ${st.why} ;:\n  ${st.table}: ${fstabLine(st.argv)}`;
+  if (st.table) return `:;: ${st.why} ;:\n# ${st.table}: ${fstabLine(st.argv)}`;
   return `:;: ${st.why} ;:\n+ ${st.argv.map(word).join(' ')}`;
 }

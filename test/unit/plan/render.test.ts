@@ -144,7 +144,7 @@ describe('describeStep', () => {
     for (const st of plan.steps) {
       if (st.table) {
         // a line of a mount table shows as that line
-        expect(describeStep(st)).toBe(`:;: ${st.why} ;:\n  ${st.table}: ${fstabLine(st.argv)}`);
+        expect(describeStep(st)).toBe(`:;: ${st.why} ;:\n# ${st.table}: ${fstabLine(st.argv)}`);
         continue;
       }
       const [why, cmd] = describeStep(st).split('\n+ ');
