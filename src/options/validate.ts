@@ -14,6 +14,7 @@ import type { MincArgs } from './parse.js';
 import { callerFd } from '../run/fds.js';
 import { imageRun, type ImageRun } from '../marten/minc.js';
 import { validateExtra, x11Binds, type ExtraConfig } from './extra.js';
+import { foreignImage, validateCross, type CrossConfig } from './cross.js';
 
 export interface Bind {
   readonly source: string;
@@ -48,6 +49,8 @@ export interface Config extends ExtraConfig {
   readonly workdir?: string;
   /** -r IMAGE / -t CONTAINER of the store (src/marten/minc.ts) */
   readonly image?: ImageRun;
+  /** --cross ARCH: the interpreter and its binfmt_misc line (src/options/cross.ts, src/plan/cross.ts) */
+  readonly cross?: CrossConfig;
 }
 
 function statOrNull(path: string) {
@@ -157,6 +160,8 @@ export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env): 
     throw new UsageError('must be run as root (try: sudo minc ...); --dry-run shows the plan without root');
   }
   const image = imageRun(args.rootdir, args.tempdir); // null unless -r/-t name an image/container, not a directory
+  const cross = args.cross !== undefined ? validateCross(args.cross) : null;
+  if (image) foreignImage(image.architecture, args.cross);
   if (image && args.direct) throw new UsageError('--direct cannot be used with an image: its layers are read-only');
   let tempdir: string | undefined;
   let saved: Settings | null = null;
@@ -206,5 +211,6 @@ export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env): 
     dryRun: args.dryRun,
     ...(image ? { image, layers: image.layers, env: image.env, workdir: image.workdir } : {}),
     ...validateExtra(args, env, roots),
+    ...(cross ? { cross } : {}),
   };
 }
