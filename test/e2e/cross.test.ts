@@ -94,6 +94,16 @@ describe('--cross arm64', () => {
     expect(p.stdout).toBe('1\naarch64');
   });
 
+  it('a kept temp dir is reused with --cross again (its fifo made anew)', async () => {
+    const dir = join(scratch, 'kept');
+    const a = await runMinc(['--cross', 'arm64', '-r', rootfs.dir, '-t', dir, 'sh', '-c', 'echo kept > /f']);
+    expect(a.exitCode).toBe(0);
+    const b = await runMinc(['--cross', 'arm64', '-t', dir, 'sh', '-c', 'cat /f; uname -m']);
+    expect(b.stderr).not.toMatch(/File exists/);
+    expect(b.stdout).toBe('kept\naarch64');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('the alias names: --arch, aarch64, --cross=ARCH', async () => {
     for (const args of [['--arch', 'arm64'], ['--cross', 'aarch64'], ['--arch=aarch64'], ['--cross=arm64']]) {
       const r = await runMinc([...args, '-r', rootfs.dir, 'uname', '-m']);

@@ -27,13 +27,14 @@ describe('crossSteps', () => {
   it("enters the user namespace, mounts its own binfmt_misc inside the new root's /proc, registers with F, binds the root onto itself", () => {
     const st = crossSteps({ config: config({ cross }), facts, tempdir: TEMP });
     expect(st.map((s) => s.argv.map((a) => (typeof a === 'string' ? a : a.sh)))).toEqual([
-      ['cross_enter', tools.unshare, tools.sh, '--', '"$@"'],
+      [tools.mkfifo, '-m', '600', `${TEMP}/crossgo`],
+      ['cross_enter', tools.unshare, tools.sh, `${TEMP}/crossgo`, '--', '"$@"'],
       [tools.mount, '-t', 'binfmt_misc', '-o', 'nosuid,nodev,noexec', 'minc-binfmt', `${TEMP}/root/proc/sys/fs/binfmt_misc`],
       ['binfmt_register', `${TEMP}/root/proc/sys/fs/binfmt_misc/register`, LINE],
       [tools.mount, '--rbind', `${TEMP}/root`, `${TEMP}/root`],
     ]);
     // the exec keeps the stderr it has: never the step's captured one
-    expect(st[0]!.userOutput).toBe(true);
+    expect(st[1]!.userOutput).toBe(true);
     for (const s of st) if (!s.argv[0]!.toString().startsWith('/')) expect(STAGE_FUNCTIONS).toContain(s.argv[0]);
   });
 
@@ -44,6 +45,7 @@ describe('crossSteps', () => {
     expect(enter).toBeGreaterThan(v.findIndex((st) => fn(st) === 'join_lane'));
     expect(enter).toBeGreaterThan(v.findIndex((st) => fn(st) === 'bind'));
     expect(pivot).toBe(enter + 4);
+    expect(fn(v[enter - 1]!)).toBe(tools.mkfifo);
     expect(v.filter((st) => st.lane).some((st) => fn(st).startsWith('cross') || fn(st) === 'binfmt_register')).toBe(false);
   });
 });
