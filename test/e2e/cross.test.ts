@@ -104,6 +104,13 @@ describe('--cross arm64', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it("the command's environment has nothing of the stage's re-entry (MINC_STAGE, MINC_RESUME, minc_*)", async () => {
+    const r = await runMinc(['--cross', 'arm64', '-r', rootfs.dir, 'env'], { env: { ...process.env, MINC_CANARY: 'x' } });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/^PATH=/m);
+    expect(r.stdout).not.toMatch(/^minc_|^MINC_/im);
+  });
+
   it('the alias names: --arch, aarch64, --cross=ARCH', async () => {
     for (const args of [['--arch', 'arm64'], ['--cross', 'aarch64'], ['--arch=aarch64'], ['--cross=arm64']]) {
       const r = await runMinc([...args, '-r', rootfs.dir, 'uname', '-m']);
