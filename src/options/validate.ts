@@ -160,8 +160,6 @@ export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env): 
     throw new UsageError('must be run as root (try: sudo minc ...); --dry-run shows the plan without root');
   }
   const image = imageRun(args.rootdir, args.tempdir); // null unless -r/-t name an image/container, not a directory
-  const cross = args.cross !== undefined ? validateCross(args.cross) : null;
-  if (image) foreignImage(image.architecture, args.cross);
   if (image && args.direct) throw new UsageError('--direct cannot be used with an image: its layers are read-only');
   let tempdir: string | undefined;
   let saved: Settings | null = null;
@@ -176,6 +174,10 @@ export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env): 
       throw new UsageError(`--tempdir '${args.tempdir}': ${err instanceof Error ? err.message : String(err)}`);
     }
   }
+  // --cross, or the one a reused temp dir was made with
+  const crossArch = args.cross ?? (args.rootdir === undefined ? saved?.cross : undefined);
+  const cross = crossArch !== undefined ? validateCross(crossArch) : null;
+  if (image) foreignImage(image.architecture, crossArch);
   const rootdir = image ? image.layers[0]! : args.rootdir !== undefined ? directory('--rootdir', args.rootdir) : saved?.rootdir ?? '/';
   if (/[,:\\]/.test(rootdir)) throw new UsageError(`--rootdir '${rootdir}': overlayfs cannot take a path with ',', ':' or '\\'`);
   const direct = args.direct || (args.tempdir !== undefined && !args.rootdir && saved?.direct === true);

@@ -98,9 +98,13 @@ describe('--cross arm64', () => {
     const dir = join(scratch, 'kept');
     const a = await runMinc(['--cross', 'arm64', '-r', rootfs.dir, '-t', dir, 'sh', '-c', 'echo kept > /f']);
     expect(a.exitCode).toBe(0);
+    // the line that says how to reuse it names --cross, and the dir's settings keep it
+    expect(a.stderr).toMatch(/to reuse this, run: minc --cross arm64 -r \S+ -t /);
     const b = await runMinc(['--cross', 'arm64', '-t', dir, 'sh', '-c', 'cat /f; uname -m']);
     expect(b.stderr).not.toMatch(/File exists/);
     expect(b.stdout).toBe('kept\naarch64');
+    const c = await runMinc(['-t', dir, 'uname', '-m']);
+    expect(c.stdout).toBe('aarch64');
     rmSync(dir, { recursive: true, force: true });
   });
 
