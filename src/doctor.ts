@@ -1,5 +1,7 @@
 /** minc --doctor: does this host have what minc needs?  Says what to install. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { ARCHES, hostQemuArch, kernelHasUsernsBinfmt } from './options/cross.js';
 import { spawnSync } from 'node:child_process';
 import { loaderFacts, which } from './run/facts.js';
 import { writeFd } from './run/log.js';
@@ -54,8 +56,32 @@ export function checks(): Check[] {
   const fs = readFileSync('/proc/filesystems', 'utf8');
   const overlay = /\boverlay\b/.test(fs);
   out.push({ what: 'overlayfs', ok: overlay, detail: overlay ? 'in /proc/filesystems' : 'not in /proc/filesystems', fix: 'modprobe overlay (or use --direct)' });
+  out.push(...crossChecks(fs));
   const { ldso, libpath } = loaderFacts();
   out.push({ what: 'dynamic loader', ok: Boolean(ldso), detail: ldso ? `${ldso} (libraries: ${libpath})` : 'not found', fix: 'minc runs host tools through the loader after pivot_root' });
+  return out;
+}
+
+/** --cross: qemu-user-static's interpreters, and a binfmt_misc minc can register them in without touching the host's. */
+function crossChecks(filesystems: string): Check[] {
+  const foreign = [...new Set(Object.values(ARCHES))].filter((q) => q !== hostQemuArch());
+  const have = foreign.filter((q) => existsSync(`/usr/bin/qemu-${q}-static`) && existsSync(`/usr/share/binfmts/qemu-${q}`));
+  const out: Check[] = [{
+    what: 'qemu-user-static', ok: have.length === foreign.length, optional: true,
+    detail: have.length > 0 ? `interpreters for ${have.join(' ')}${have.length < foreign.length ? ` (not ${foreign.filter((q) => !have.includes(q)).join(' ')})` : ''}` : 'not installed (needed for --cross)',
+    fix: 'apt-get install qemu-user-static',
+  }];
+  const binfmt = /\bbinfmt_misc\b/.test(filesystems);
+  const perNs = kernelHasUsernsBinfmt();
+  const hostRegs = foreign.filter((q) => existsSync(`/proc/sys/fs/binfmt_misc/qemu-${q}`));
+  out.push({
+    what: 'binfmt_misc', ok: binfmt && (perNs || hostRegs.length > 0), optional: true,
+    detail: !binfmt ? 'not in /proc/filesystems (needed for --cross)'
+      : perNs ? `one per user namespace (Linux ${release()}): --cross registers in the container's own`
+        : hostRegs.length > 0 ? `Linux ${release()} is older than 6.7: --cross uses the host's registrations (${hostRegs.join(' ')})`
+          : `Linux ${release()} is older than 6.7 and the host registers no qemu interpreter (needed for --cross)`,
+    fix: !binfmt ? 'modprobe binfmt_misc' : 'apt-get install binfmt-support (registers qemu-user-static host-wide), or Linux 6.7+',
+  });
   return out;
 }
 

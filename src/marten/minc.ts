@@ -26,6 +26,8 @@ export interface ImageRun {
   readonly user?: string;
   /** the container's name (marten rename), its hostname */
   readonly name?: string;
+  /** the image config's architecture (OCI names: amd64, arm64, ...) */
+  readonly architecture?: string;
 }
 
 const isDir = (p: string): boolean => {
@@ -51,7 +53,8 @@ function runOf(store: Store, imageId: string, container?: string): ImageRun {
   for (const l of layers) {
     if (/[,:\\]/.test(l)) throw new UsageError(`image layer ${l}: overlayfs cannot take a path with ',', ':' or '\\' (move MINCS_DIR)`);
   }
-  const c = imageConfig(store, imageId).config ?? {};
+  const ic = imageConfig(store, imageId);
+  const c = ic.config ?? {};
   const command = [...(c.Entrypoint ?? []), ...(c.Cmd ?? [])];
   return {
     id: imageId,
@@ -61,6 +64,7 @@ function runOf(store: Store, imageId: string, container?: string): ImageRun {
     env: c.Env ?? [],
     ...(c.WorkingDir ? { workdir: c.WorkingDir } : {}),
     ...(c.User ? { user: c.User } : {}),
+    ...(ic.architecture ? { architecture: ic.architecture } : {}),
   };
 }
 

@@ -44,12 +44,14 @@ export interface MincArgs extends ExtraArgs {
   qemu?: boolean;
   qemuTcg?: boolean;
   qemuKernel?: string;
+  /** --cross ARCH / --arch ARCH (src/options/cross.ts) */
+  cross?: string;
 }
 
 const byName = new Map<string, OptionSpec>();
 for (const o of OPTIONS) {
   byName.set(`--${o.name}`, o);
-  if (o.alias) byName.set(`-${o.alias}`, o);
+  if (o.alias) byName.set(o.alias.length > 1 ? `--${o.alias}` : `-${o.alias}`, o); // --arch for --cross
 }
 
 const camel = (name: string): string => name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());

@@ -14,6 +14,7 @@ import type { MincArgs } from './parse.js';
 import { callerFd } from '../run/fds.js';
 import { imageRun, type ImageRun } from '../marten/minc.js';
 import { validateExtra, x11Binds, type ExtraConfig } from './extra.js';
+import { foreignImage, validateCross, type CrossConfig } from './cross.js';
 
 export interface Bind {
   readonly source: string;
@@ -50,6 +51,8 @@ export interface Config extends ExtraConfig {
   readonly image?: ImageRun;
   /** --rm: the container -r IMAGE makes goes when the run ends */
   readonly rm?: boolean;
+  /** --cross ARCH: the interpreter and its binfmt_misc line (src/options/cross.ts, src/plan/cross.ts) */
+  readonly cross?: CrossConfig;
 }
 
 function statOrNull(path: string) {
@@ -190,6 +193,10 @@ export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env): 
       throw new UsageError(`--tempdir '${args.tempdir}': ${err instanceof Error ? err.message : String(err)}`);
     }
   }
+  // --cross, or the one a reused temp dir was made with
+  const crossArch = args.cross ?? (args.rootdir === undefined ? saved?.cross : undefined);
+  const cross = crossArch !== undefined ? validateCross(crossArch) : null;
+  if (image) foreignImage(image.architecture, crossArch);
   const rootdir = image ? image.layers[0]! : args.rootdir !== undefined ? directory('--rootdir', args.rootdir) : saved?.rootdir ?? '/';
   if (saved && !image && args.rootdir !== undefined && rootdir !== saved.rootdir) {
     // a kept dir's storage is changes to its root: over another root they would mean something else
@@ -230,5 +237,6 @@ export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env): 
     dryRun: args.dryRun,
     ...(image ? { image, layers: image.layers, env: image.env, workdir: image.workdir } : {}),
     ...validateExtra(args, env, roots),
+    ...(cross ? { cross } : {}),
   };
 }

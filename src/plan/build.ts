@@ -13,6 +13,7 @@ import { pidsMaxFile } from '../cgroup/plan.js';
 
 export type { PlanInput } from './types.js';
 import { extraNsSteps } from './extra.js';
+import { crossSteps } from './cross.js';
 import { hideSteps, hostViewFiles, overlayExtra, runSteps, submountSteps } from './hostview.js';
 
 const s = (why: string, ...argv: Arg[]): Step => ({ why, argv });
@@ -255,6 +256,7 @@ export function buildPlan(input: PlanInput): Plan {
     ...below.filter((st) => st.argv[0] !== 'plain_dir' && !st.table),
     s('Wait for the set-up of /etc', 'join_lane', 'etc'),
     ...extraNsSteps(input), ...hideSteps(input), ...bindSteps(input),
+    ...crossSteps(input), // --cross: init enters a user namespace of its own with its own binfmt_misc (plan/cross.ts)
     ...pivotSteps(input), ...launchSteps(input),
   ], tempdir);
   return { vars, files: { ...hostViewFiles(input), ...devLinkFiles(input), ...files }, steps };

@@ -82,7 +82,9 @@ export const DEVLINKS = 'devlinks';
 export const HIDDEN_FILE = 'hidden';
 
 /** Files of a run in the temp dir that a kept one does not keep: the start fifos, the steps' stderr, the plan's files. */
-export const RUN_FILES: readonly string[] = ['ready', 'go', stepErrFile(), ...LANES.map(stepErrFile), MOUNTS_FSTAB, BELOW, `${BELOW}.err`, HIDDEN_FILE, DEVLINKS];
+/** --cross: the fifo on which init, in its new user namespace, learns it has its id map (plan/cross.ts) */
+export const CROSS_FIFO = 'crossgo';
+export const RUN_FILES: readonly string[] = ['ready', 'go', CROSS_FIFO, stepErrFile(), ...LANES.map(stepErrFile), MOUNTS_FSTAB, BELOW, `${BELOW}.err`, HIDDEN_FILE, DEVLINKS];
 
 /** Prefix of temp dir names: minc<pid>-XXXXXX. */
 export const TEMP_PREFIX = 'minc';

@@ -15,6 +15,8 @@ export interface Settings {
   started?: number;
   /** paths made absent with --hide: never user changes */
   hide?: string[];
+  /** --cross ARCH: a reuse (-t) runs the same root under the same interpreter */
+  cross?: string;
 }
 
 /**
@@ -45,6 +47,7 @@ export function checkedSettings(dir: string): Settings | null {
     && typeof o.keep === 'boolean' && (o.name === undefined || typeof o.name === 'string')
     && Number.isInteger(o.mincPid) && Number.isInteger(o.mincStart)
     && (o.started === undefined || typeof o.started === 'number')
+    && (o.cross === undefined || typeof o.cross === 'string')
     && (o.hide === undefined || (Array.isArray(o.hide) && o.hide.every((h) => typeof h === 'string')));
   return ok ? (s as Settings) : null;
 }

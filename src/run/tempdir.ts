@@ -110,7 +110,7 @@ export function prepareTempdir(config: Config, facts: Facts, cleanup: CleanupSta
   }
   if (config.keep) {
     // (the line ends with the directory: MINCS's keep test reads it so)
-    const cmd = config.image ? ['minc', '-t', basename(dir).slice(0, 12)] : ['minc', ...(config.rootdir !== '/' ? ['-r', config.rootdir] : []), '-t', dir];
+    const cmd = config.image ? ['minc', '-t', basename(dir).slice(0, 12)] : ['minc', ...(config.cross ? ['--cross', config.cross.arch] : []), ...(config.rootdir !== '/' ? ['-r', config.rootdir] : []), '-t', dir];
     cleanup.push('Say how to reuse the kept directory', () => info(`to reuse this, run: ${cmd.join(' ')}`));
   }
   for (const d of ['root', 'storage', 'work']) mkdirSync(join(dir, d), { recursive: true });
@@ -131,6 +131,7 @@ export function prepareTempdir(config: Config, facts: Facts, cleanup: CleanupSta
   writeSettings(dir, {
     started,
     ...(config.hide?.length ? { hide: [...config.hide] } : {}),
+    ...(config.cross ? { cross: config.cross.arch } : {}),
     rootdir: config.rootdir,
     direct: config.direct,
     name: config.name,

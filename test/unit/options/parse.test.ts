@@ -20,7 +20,7 @@ describe('parseArgs', () => {
   // every option of the table, by its long name, its alias and (for valued ones) --name=value
   for (const o of OPTIONS) {
     const field = camel(o.name);
-    const forms = [`--${o.name}`, ...(o.alias ? [`-${o.alias}`] : [])];
+    const forms = [`--${o.name}`, ...(o.alias ? [o.alias.length > 1 ? `--${o.alias}` : `-${o.alias}`] : [])];
     // an optional value (`--net [MODE]`): the next word is its value only if it matches valueIf
     const valueIf = (o as { valueIf?: RegExp }).valueIf;
     if (valueIf) {
