@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectNothingLeft, privateBase, removeKept, reuseDir, runMinc } from '../helpers/e2e.js';
-import { MINC } from '../helpers/minc.js';
+import { MINC, ROOT } from '../helpers/minc.js';
 
 let top: string;
 let deep: string;
@@ -118,12 +118,13 @@ describe('every host mount in the view', () => {
 
   it('the host root as an overlay: minc inside minc sees the mounts and keeps the host unchanged', async () => {
     const before = tree(top);
-    const r = await runMinc([MINC, 'sh', '-c', `cat ${deep}/g; echo x > ${deep}/inner; cat ${deep}/inner; grep -c ' overlay ' /proc/mounts`]);
+    // (the checkout is bound in: it may live below /tmp, which the container gets fresh)
+    const r = await runMinc(['-b', ROOT, MINC, 'sh', '-c', `cat ${deep}/g; echo x > ${deep}/inner; cat ${deep}/inner; grep -c ' overlay ' /proc/mounts`]);
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^deep\nx\n\d+$/);
     expect(tree(top)).toEqual(before);
     // and inside --direct (the host root bound with its mounts): the inner sandbox sees them too
-    const d = await runMinc(['-D', MINC, 'cat', `${deep}/g`]);
+    const d = await runMinc(['-D', '-b', ROOT, MINC, 'cat', `${deep}/g`]);
     expect(d.stdout).toBe('deep');
     expect(d.exitCode).toBe(0);
   });
