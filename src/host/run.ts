@@ -5,7 +5,7 @@
  * entered; push the undo (TEMPDIR/undo, run by run_undo) on the cleanup stack.
  * A run with none of these options gets the launcher unchanged.
  */
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { MincError } from '../errors.js';
 import { cgroupHostSteps, oomEvents } from '../cgroup/plan.js';
@@ -215,6 +215,25 @@ export function dryLauncher(config: Config, facts: Facts, tempdir: string, argv:
   return wrapLauncher(argv, facts.tools.unshare ?? 'unshare', hostPlan(config, tempdir, net), facts.tools.sh);
 }
 
+/** A network namespace of this inode is still there: a process in it, or a name under /run/netns. */
+export function netnsAlive(ino: string, procDir = '/proc', named = '/run/netns'): boolean {
+  const has = (p: string): boolean => {
+    try {
+      return String(statSync(p).ino) === ino;
+    } catch {
+      return false;
+    }
+  };
+  const list = (d: string): string[] => {
+    try {
+      return readdirSync(d);
+    } catch {
+      return [];
+    }
+  };
+  return list(named).some((n) => has(join(named, n))) || list(procDir).some((p) => /^\d+$/.test(p) && has(join(procDir, p, 'ns/net')));
+}
+
 /**
  * minc --gc, for a dir whose minc is dead: run its undos.  Network undos only
  * take effect in the network namespace of the run: from another one, say so
@@ -228,7 +247,9 @@ export function undoLeftovers(dir: string): boolean {
   } catch {
     /* no network setup */
   }
-  if (ino && ino !== netnsIno()) {
+  // (a namespace that is gone took its veth, bridge and rules with it: the undo's in_net lines then do
+  // nothing from here, and the rest, cgroups, is undone as usual)
+  if (ino && ino !== netnsIno() && netnsAlive(ino)) {
     info(`${dir}: its network setup is in another network namespace (inode ${ino}): run minc --gc there`);
     return false;
   }

@@ -159,3 +159,20 @@ describe('namespace-side steps (src/plan/extra.ts)', () => {
     expect(ft[1]!.argv).toEqual(['/bin/sh', '-c', FTRACE_SH, 'minc-ftrace', { sh: '"$MINC_HOSTPID"' }, '/srv/trace.sh', '/sys/kernel/tracing']);
   });
 });
+
+describe('netnsAlive', () => {
+  it('finds a namespace by a process in it or by its name under /run/netns; a gone one is not alive', async () => {
+    const { netnsAlive, netnsIno } = await import('../../../src/host/run.js');
+    const { mkdtempSync, rmSync, symlinkSync } = await import('node:fs');
+    const named = mkdtempSync('/tmp/minc-unit-netns-');
+    try {
+      expect(netnsAlive(netnsIno(), '/proc', named)).toBe(true); // this process is in it
+      expect(netnsAlive(netnsIno(), `${named}/noproc`, named)).toBe(false);
+      symlinkSync('/proc/self/ns/net', `${named}/ours`);
+      expect(netnsAlive(netnsIno(), `${named}/noproc`, named)).toBe(true);
+      expect(netnsAlive('1', '/proc', named)).toBe(false);
+    } finally {
+      rmSync(named, { recursive: true, force: true });
+    }
+  });
+});
