@@ -16,7 +16,7 @@ const MAX_LINKS = 40;
 const SLASH = 0x2f;
 
 /** The components of a path (bytes), without empty ones and '.'. */
-function components(path: Buffer): Buffer[] {
+export function components(path: Buffer): Buffer[] {
   const out: Buffer[] = [];
   let start = 0;
   for (let i = 0; i <= path.length; i++) {
@@ -29,7 +29,7 @@ function components(path: Buffer): Buffer[] {
   return out;
 }
 
-const join = (...parts: Buffer[]): Buffer => Buffer.concat(parts.flatMap((p, i) => (i === 0 ? [p] : [Buffer.from('/'), p])));
+export const join = (...parts: Buffer[]): Buffer => Buffer.concat(parts.flatMap((p, i) => (i === 0 ? [p] : [Buffer.from('/'), p])));
 
 function lstatOrNull(p: Buffer): Stats | null {
   try {
@@ -54,18 +54,26 @@ function lookup(layers: readonly Buffer[], rel: Buffer[]): { path: Buffer; st: S
   return null;
 }
 
+/** What a path resolves to inside a root: the host path, the root-relative path, the links passed on the way (root-relative), and what is there. */
+export interface InRoot {
+  readonly host: Buffer;
+  readonly rel: Buffer;
+  readonly links: Buffer[];
+  readonly st: Stats;
+}
+
 /**
- * Resolve path inside the root made of layers (top first): the host path of
- * what the container sees there, or null when it does not exist.  Throws on
- * a link loop.
+ * Resolve path inside the root made of layers (top first), null when it does
+ * not exist there.  Throws on a link loop.
  */
-export function resolveInRoot(layers: readonly string[], path: string | Buffer): Buffer | null {
+export function walkInRoot(layers: readonly string[], path: string | Buffer): InRoot | null {
   // (no trailing slash: a root of / is '', so that paths come out as the kernel names them)
   const roots = layers.map((l) => Buffer.from(l.replace(/\/+$/, '')));
   const shown = String(path);
   let todo = components(Buffer.from(path));
   const at: Buffer[] = [];
-  let links = 0;
+  const links: Buffer[] = [];
+  let n = 0;
   while (todo.length > 0) {
     const c = todo.shift()!;
     if (c.length === 2 && c[0] === 0x2e && c[1] === 0x2e) {
@@ -75,7 +83,8 @@ export function resolveInRoot(layers: readonly string[], path: string | Buffer):
     const found = lookup(roots, [...at, c]);
     if (!found) return null;
     if (found.st.isSymbolicLink()) {
-      if (++links > MAX_LINKS) throw new MincError(`${shown}: too many levels of symbolic links in the root directory`);
+      if (++n > MAX_LINKS) throw new MincError(`${shown}: too many levels of symbolic links in the root directory`);
+      links.push(join(...at, c));
       const target = readlinkSync(found.path, { encoding: 'buffer' });
       if (target[0] === SLASH) at.length = 0;
       todo = [...components(target), ...todo];
@@ -84,8 +93,16 @@ export function resolveInRoot(layers: readonly string[], path: string | Buffer):
     if (todo.length > 0 && !found.st.isDirectory()) return null;
     at.push(c);
   }
-  return at.length === 0 ? Buffer.from(layers[0] ?? '/') : lookup(roots, at)?.path ?? null;
+  if (at.length === 0) {
+    const st = lstatOrNull(Buffer.from(layers[0] ?? '/'));
+    return st ? { host: Buffer.from(layers[0] ?? '/'), rel: Buffer.alloc(0), links, st } : null;
+  }
+  const found = lookup(roots, at);
+  return found ? { host: found.path, rel: join(...at), links, st: found.st } : null;
 }
+
+/** The host path of what the container sees at path (walkInRoot), or null. */
+export const resolveInRoot = (layers: readonly string[], path: string | Buffer): Buffer | null => walkInRoot(layers, path)?.host ?? null;
 
 /** Bytes read at most from a file a root names, unless the caller says otherwise. */
 export const MAX_ROOT_FILE = 4 << 20;

@@ -3,7 +3,7 @@
  * `docker save` tarball (manifest.json form, or the legacy repositories +
  * <id>/layer.tar form) or an OCI image-layout tarball.
  */
-import { closeSync, existsSync, lstatSync, mkdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { run } from './proc.js';
 import { MincError, withContext } from '../errors.js';

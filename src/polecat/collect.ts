@@ -6,29 +6,15 @@
  * entries.  Entries are root-relative byte paths; the copy is one tar pipe
  * (mode, owner, links, xattrs kept; names as bytes through --null -T).
  */
-import { lstatSync, openSync, readSync, closeSync, readdirSync, readlinkSync, writeFileSync, constants, type Stats } from 'node:fs';
+import { lstatSync, openSync, readSync, closeSync, readdirSync, writeFileSync, constants, type Stats } from 'node:fs';
 import { MincError } from '../errors.js';
+import { walkInRoot } from '../fs/inroot.js';
 import { run } from '../marten/proc.js';
 
 const SLASH = 0x2f;
-const MAX_LINKS = 40;
 
 export const key = (b: Buffer): string => b.toString('latin1');
 
-function components(path: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  let start = 0;
-  for (let i = 0; i <= path.length; i++) {
-    if (i === path.length || path[i] === SLASH) {
-      const c = path.subarray(start, i);
-      if (c.length > 0 && !(c.length === 1 && c[0] === 0x2e)) out.push(c);
-      start = i + 1;
-    }
-  }
-  return out;
-}
-
-const rel = (parts: Buffer[]): Buffer => Buffer.concat(parts.flatMap((p, i) => (i === 0 ? [p] : [Buffer.from('/'), p])));
 const hostPath = (root: string, r: Buffer): Buffer => Buffer.concat([Buffer.from(root.replace(/\/+$/, '')), Buffer.from('/'), r]);
 
 function lstatOrNull(p: Buffer): Stats | null {
@@ -46,37 +32,16 @@ export interface Resolved {
   st: Stats;
 }
 
-/** Resolve path inside root; null when it does not exist there (or loops). */
+/** Resolve path inside root (src/fs/inroot.ts); null when it does not exist there (or loops). */
 export function resolveEntries(root: string, path: Buffer): Resolved | null {
-  let todo = components(path);
-  const at: Buffer[] = [];
-  const entries: Buffer[] = [];
-  let links = 0;
-  let st: Stats | null = lstatOrNull(Buffer.from(root));
-  while (todo.length > 0) {
-    const c = todo.shift()!;
-    if (c.length === 2 && c[0] === 0x2e && c[1] === 0x2e) {
-      at.pop();
-      continue;
-    }
-    const r = rel([...at, c]);
-    st = lstatOrNull(hostPath(root, r));
-    if (!st) return null;
-    if (st.isSymbolicLink()) {
-      if (++links > MAX_LINKS) return null;
-      entries.push(r);
-      const target = readlinkSync(hostPath(root, r), { encoding: 'buffer' });
-      if (target[0] === SLASH) at.length = 0;
-      todo = [...components(target), ...todo];
-      continue;
-    }
-    if (todo.length > 0 && !st.isDirectory()) return null;
-    at.push(c);
+  let w;
+  try {
+    w = walkInRoot([root], path);
+  } catch {
+    return null; // a loop
   }
-  if (!st) return null;
-  const target = rel(at);
-  if (target.length > 0) entries.push(target);
-  return { entries, target, st };
+  if (!w) return null;
+  return { entries: [...w.links, ...(w.rel.length > 0 ? [w.rel] : [])], target: w.rel, st: w.st };
 }
 
 /** Every directory above each entry, and the entries, sorted (parents first), without duplicates. */

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  expectNothingLeft, removeKept, reuseDir, runEntriesButMinc, runMinc, spawnTracked, tempdirsOf, unique,
+  expectNothingLeft, removeKept, reuseDir, runEntriesButMinc, runMinc, spawnTracked, tempdirsOf,
 } from '../helpers/e2e.js';
 import { MINC } from '../helpers/minc.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';

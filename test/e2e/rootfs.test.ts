@@ -3,7 +3,7 @@
  * -r, --direct), /dev, /proc, /sys, /tmp, /etc, user binds, and that a chroot
  * breakout or a symlink in a rootfs cannot reach the host.
  */
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectNothingLeft, runMinc, unique } from '../helpers/e2e.js';

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectNothingLeft, ourTempdirs, privateBase, reuseDir, removeKept, runMinc, startMinc, tempdirsOf, waitFor } from '../helpers/e2e.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 import { dockerSaveTar, sha, tarOf, type Fixture } from '../helpers/images.js';
-import { lastLine, makeStore, type TestStore } from '../helpers/marten.js';
+import { makeStore, type TestStore } from '../helpers/marten.js';
 
 let rootfs: { dir: string; remove: () => void };
 /** canaries: host files and dirs a hostile root tries to reach */

@@ -13,7 +13,7 @@ import { checkName, installImage, layerIds, type StagedLayer } from '../install.
 import { hostPlatform, INDEX_TYPES, MANIFEST_TYPES, MT, parsePlatform, platformString, sha256, type Descriptor, type ImageConfig, type Index, type Manifest } from '../oci.js';
 import { pickPlatform } from '../platform.js';
 import { digestHex, type Store } from '../store.js';
-import { randomId, withStaging } from '../txn.js';
+import { withStaging } from '../txn.js';
 import { mapLimit } from '../util.js';
 import { ioError, MAX_JSON, saveBlob } from './http.js';
 import { rawGet } from './rawget.js';
