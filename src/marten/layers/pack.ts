@@ -3,16 +3,18 @@
  * storage) as an OCI layer tar, overlayfs whiteouts turned back into OCI
  * ones:  char device 0/0 NAME -> .wh.NAME,  an opaque directory
  * (trusted.overlay.opaque=y) -> DIR/.wh..wh..opq.  Names are bytes from
- * readdir to the tar header (tarwriter.ts), never strings.  Written gzipped
- * to a file; resolves to the DiffID (uncompressed) and digest (compressed).
+ * readdir to the tar header (tarwriter.ts), never strings.  Either a stream
+ * of the plain tar (an export writes it as it comes), or written gzipped to
+ * a file for a push (gzip.ts: on every core); resolves to the DiffID
+ * (uncompressed) and digest (compressed).
  */
 import { constants as C, createWriteStream } from 'node:fs';
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip, constants as zc } from 'node:zlib';
 import { run } from '../proc.js';
 import { MincError, withContext } from '../../errors.js';
+import { gzipTo } from './gzip.js';
 import { Hasher } from './hasher.js';
 import { BLOCK, END, encodeHeader, padding, type TarHeader } from './tarwriter.js';
 
@@ -103,22 +105,34 @@ export interface PackedLayer {
   size: number;
 }
 
-/** Pack root as an OCI layer into file, gzipped unless gzip is false. */
-export async function packLayer(root: string, file: string, gzip = true): Promise<PackedLayer> {
+/** The plain tar of root as an OCI layer, as a stream (the opaque marks read first). */
+export async function layerStream(root: string): Promise<Readable> {
   try {
     const opaque = await opaqueDirs(root);
+    return Readable.from(layerTar(root, opaque), { objectMode: false, highWaterMark: 64 * BLOCK });
+  } catch (err) {
+    throw packError(root, err);
+  }
+}
+
+function packError(root: string, err: unknown, file?: string): Error {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'ENOSPC') return new MincError(`packing ${root} as a layer${file ? ` into ${file}` : ''}: no space left on device`);
+  if (e.code && e.syscall) return new MincError(`packing ${root} as a layer: ${e.syscall} failed (${e.code})`);
+  return withContext(`packing ${root} as a layer`, err);
+}
+
+/** Pack root as an OCI layer into file, gzipped unless gzip is false. */
+export async function packLayer(root: string, file: string, gzip = true, pigz?: string | null): Promise<PackedLayer> {
+  const tar = await layerStream(root);
+  try {
     const diff = new Hasher();
     const blob = new Hasher();
-    const tar = Readable.from(layerTar(root, opaque), { objectMode: false, highWaterMark: 64 * BLOCK });
     const out = createWriteStream(file, { flags: 'wx', mode: 0o600 });
-    await (gzip
-      ? pipeline(tar, diff, createGzip({ level: zc.Z_DEFAULT_COMPRESSION, chunkSize: 256 * 1024 }), blob, out)
-      : pipeline(tar, diff, blob, out));
+    await (gzip ? gzipTo([tar, diff], [blob, out], pigz) : pipeline(tar, diff, blob, out));
     return { diffId: diff.digest(), digest: blob.digest(), size: blob.bytes };
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ENOSPC') throw new MincError(`packing ${root} as a layer into ${file}: no space left on device`);
-    if (e.code && e.syscall) throw new MincError(`packing ${root} as a layer: ${e.syscall} failed (${e.code})`);
-    throw withContext(`packing ${root} as a layer`, err);
+    tar.destroy();
+    throw packError(root, err, file);
   }
 }
