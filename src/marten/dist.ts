@@ -13,7 +13,7 @@ import { createGunzip } from 'node:zlib';
 import { MincError, withContext } from '../errors.js';
 import { compressionOf } from './layers/extract.js';
 import { Hasher } from './layers/hasher.js';
-import { layerStream, packLayer } from './layers/pack.js';
+import { layerChunks, packLayer } from './layers/pack.js';
 import { imageConfigText, layerChain, layerInfo, type LayerInfo } from './model.js';
 import { defaultConfig, MT, sha256, type Descriptor, type ImageConfig, type Manifest } from './oci.js';
 import type { Store } from './store.js';
@@ -90,8 +90,8 @@ export interface ExportLayer {
   id: string;
   /** the DiffID the tar must hash to (a stored blob's), or undefined when it is packed now */
   diffId?: string;
-  /** the layer as a plain tar */
-  open: () => Promise<Readable>;
+  /** the layer as a plain tar: a stream (a blob gunzipped) or pieces (the layer directory walked) */
+  open: () => Promise<Readable | Iterable<Buffer>>;
 }
 
 /** An image's layers for an export, bottom first: nothing is packed or compressed until each is opened. */
@@ -112,7 +112,7 @@ export function exportLayers(store: Store, id: string): ExportLayer[] {
         },
       };
     }
-    return { id: l, open: () => layerStream(join(store.image(l), 'root')) };
+    return { id: l, open: () => layerChunks(join(store.image(l), 'root')) };
   });
 }
 

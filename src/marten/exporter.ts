@@ -12,8 +12,8 @@
  * them last: tar readers (skopeo, podman, docker) look entries up by name.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, renameSync, rmSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { chmodSync, closeSync, openSync, renameSync, rmSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { basename, dirname, join, resolve } from 'node:path';
 import { MincError, withContext } from '../errors.js';
 import { distMeta, exportLayers } from './dist.js';
@@ -35,11 +35,12 @@ export async function exportImage(store: Store, ref: string, output: string): Pr
     const sources = exportLayers(store, img.id);
     // a random name made with O_EXCL (never through a link someone planted at a name they could guess), 0600 until complete
     const tmp = join(dirname(out), `.${basename(out)}.marten-${randomBytes(12).toString('hex')}`);
-    const fh = await open(tmp, 'wx', 0o600);
+    const fd = openSync(tmp, 'wx', 0o600);
+    let closed = false;
     try {
-      const tar = new TarFile(fh);
-      await tar.dir('blobs/');
-      await tar.dir('blobs/sha256/');
+      const tar = new TarFile(fd);
+      tar.dir('blobs/');
+      tar.dir('blobs/sha256/');
       const layers: Descriptor[] = [];
       for (const l of sources) {
         const src = await l.open();
@@ -48,7 +49,7 @@ export async function exportImage(store: Store, ref: string, output: string): Pr
           if (l.diffId && got.digest !== l.diffId) throw new MincError(`layer ${l.id.slice(0, 12)}: its blob does not unpack to its DiffID`);
           layers.push({ mediaType: MT.ociLayer, digest: got.digest, size: got.size });
         } catch (err) {
-          src.destroy();
+          if (src instanceof Readable) src.destroy();
           throw withContext(`layer ${l.id.slice(0, 12)}`, err);
         }
       }
@@ -58,22 +59,23 @@ export async function exportImage(store: Store, ref: string, output: string): Pr
         ...dist.manifest,
         ...(tag ? { annotations: { 'io.containerd.image.name': tag, 'org.opencontainers.image.ref.name': tag.slice(tag.lastIndexOf(':') + 1) } } : {}),
       };
-      await tar.file(blobName(dist.config.digest), dist.configText);
-      await tar.file(blobName(mdesc.digest), dist.manifestText);
-      await tar.file('oci-layout', '{"imageLayoutVersion":"1.0.0"}');
-      await tar.file('index.json', JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: [mdesc] }));
-      await tar.file('manifest.json', JSON.stringify([{
+      tar.file(blobName(dist.config.digest), dist.configText);
+      tar.file(blobName(mdesc.digest), dist.manifestText);
+      tar.file('oci-layout', '{"imageLayoutVersion":"1.0.0"}');
+      tar.file('index.json', JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: [mdesc] }));
+      tar.file('manifest.json', JSON.stringify([{
         Config: blobName(dist.config.digest),
         RepoTags: tag ? [tag] : [],
         Layers: layers.map((l) => blobName(l.digest)),
       }]));
-      await tar.end();
-      await fh.close();
+      tar.end();
+      closed = true;
+      closeSync(fd);
       chmodSync(tmp, 0o666 & ~process.umask());
       renameSync(tmp, out);
       return mdesc.digest;
     } catch (err) {
-      await fh.close().catch(() => undefined);
+      if (!closed) closeSync(fd);
       rmSync(tmp, { force: true });
       throw err;
     }

@@ -3,11 +3,11 @@
  * and name are known only at its end (a layer packed on the way, named by
  * its DiffID) gets a placeholder header block, filled in once its body is
  * written (a positional write: the file is a regular file we made).  Small
- * pieces (a layer's tar headers) are gathered into 1 MiB writes.
+ * pieces (a layer's tar headers) are gathered into 1 MiB writes, made
+ * synchronously, as the layer walk reads (pack.ts says why).
  */
-import type { FileHandle } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
+import { writeSync } from 'node:fs';
 import { BLOCK, END, encodeHeader, padding } from '../layers/tarwriter.js';
 
 const CHUNK = 1 << 20;
@@ -34,27 +34,24 @@ export class TarFile {
   private pos = 0;
   private readonly buf = Buffer.allocUnsafe(CHUNK);
   private n = 0;
-  constructor(private readonly fh: FileHandle) {}
+  constructor(private readonly fd: number) {}
 
-  private async writeAt(b: Buffer, at: number): Promise<void> {
-    for (let off = 0; off < b.length;) {
-      const { bytesWritten } = await this.fh.write(b, off, b.length - off, at + off);
-      off += bytesWritten;
-    }
+  private writeAt(b: Buffer, at: number): void {
+    for (let off = 0; off < b.length;) off += writeSync(this.fd, b, off, b.length - off, at + off);
   }
 
-  private async flush(): Promise<void> {
+  private flush(): void {
     if (this.n === 0) return;
-    await this.writeAt(this.buf.subarray(0, this.n), this.pos - this.n);
+    this.writeAt(this.buf.subarray(0, this.n), this.pos - this.n);
     this.n = 0;
   }
 
-  private async add(b: Buffer): Promise<void> {
+  private add(b: Buffer): void {
     // the buffer always holds the last n bytes before pos: flush before a write that bypasses it
     const big = b.length >= CHUNK / 4;
-    if (big || this.n + b.length > CHUNK) await this.flush();
+    if (big || this.n + b.length > CHUNK) this.flush();
     if (big) {
-      await this.writeAt(b, this.pos);
+      this.writeAt(b, this.pos);
     } else {
       b.copy(this.buf, this.n);
       this.n += b.length;
@@ -62,37 +59,43 @@ export class TarFile {
     this.pos += b.length;
   }
 
-  async dir(name: string): Promise<void> {
-    await this.add(encodeHeader({ name: Buffer.from(name), type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: 0 }));
+  dir(name: string): void {
+    this.add(encodeHeader({ name: Buffer.from(name), type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: 0 }));
   }
 
-  async file(name: string, body: string | Buffer): Promise<void> {
+  file(name: string, body: string | Buffer): void {
     const b = Buffer.from(body);
-    await this.add(fileHeader(name, b.length));
-    await this.add(b);
-    await this.add(padding(b.length));
+    this.add(fileHeader(name, b.length));
+    this.add(b);
+    this.add(padding(b.length));
   }
 
-  /** An entry whose body is src, named by what name() makes of its sha256 once it is all written. */
-  async stream(src: Readable, name: (digest: string) => string): Promise<{ digest: string; size: number }> {
+  /**
+   * An entry whose body is src, named by what name() makes of its sha256
+   * once it is all written.  A sync iterable (a layer walked) is written
+   * without a trip through the event loop per piece.
+   */
+  async stream(src: Iterable<Buffer> | AsyncIterable<Buffer>, name: (digest: string) => string): Promise<{ digest: string; size: number }> {
     const at = this.pos;
-    await this.add(Buffer.alloc(BLOCK)); // the header, once the name and size are known
+    this.add(Buffer.alloc(BLOCK)); // the header, once the name and size are known
     const h = createHash('sha256');
     let size = 0;
-    for await (const c of src as AsyncIterable<Buffer>) {
+    const put = (c: Buffer): void => {
       h.update(c);
       size += c.length;
-      await this.add(c);
-    }
-    await this.add(padding(size));
+      this.add(c);
+    };
+    if (Symbol.iterator in src) for (const c of src) put(c);
+    else for await (const c of src) put(c);
+    this.add(padding(size));
     const digest = `sha256:${h.digest('hex')}`;
-    await this.flush();
-    await this.writeAt(fileHeader(name(digest), size), at);
+    this.flush();
+    this.writeAt(fileHeader(name(digest), size), at);
     return { digest, size };
   }
 
-  async end(): Promise<void> {
-    await this.add(END);
-    await this.flush();
+  end(): void {
+    this.add(END);
+    this.flush();
   }
 }

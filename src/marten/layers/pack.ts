@@ -8,8 +8,7 @@
  * a file for a push (gzip.ts: on every core); resolves to the DiffID
  * (uncompressed) and digest (compressed).
  */
-import { constants as C, createWriteStream } from 'node:fs';
-import { lstat, open, readdir, readlink } from 'node:fs/promises';
+import { closeSync, constants as C, createWriteStream, lstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { run } from '../proc.js';
@@ -41,30 +40,37 @@ const SLASH = Buffer.from('/');
 const cat = (...b: Buffer[]): Buffer => Buffer.concat(b);
 const key = (b: Buffer): string => b.toString('latin1');
 
+/*
+ * The walk makes plain (synchronous) system calls, as tar does: a layer is
+ * thousands of small files, and four thread-pool round trips per file
+ * (lstat, open, read, close) left an export idle most of its time on a
+ * loaded machine.  Nothing else runs while a layer is packed.
+ */
+
 /** A regular file's bytes, read through an fd opened without following a link: exactly size bytes. */
-async function* fileBody(full: Buffer, size: number, shown: string): AsyncGenerator<Buffer> {
-  const fh = await open(full, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
+function* fileBody(full: Buffer, size: number, shown: string): Generator<Buffer> {
+  const fd = openSync(full, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
   try {
     let left = size;
     while (left > 0) {
       const buf = Buffer.allocUnsafe(Math.min(left, 1 << 20));
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      const bytesRead = readSync(fd, buf, 0, buf.length, null);
       if (bytesRead === 0) throw new MincError(`${shown} shrank while it was packed`);
       left -= bytesRead;
       yield buf.subarray(0, bytesRead);
     }
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
-async function* walk(root: Buffer, rel: Buffer | null, opaque: Set<string>, links: Map<string, Buffer>): AsyncGenerator<Buffer> {
+function* walk(root: Buffer, rel: Buffer | null, opaque: Set<string>, links: Map<string, Buffer>): Generator<Buffer> {
   const dir = rel ? cat(root, SLASH, rel) : root;
-  const names = (await readdir(dir, { encoding: 'buffer' })).sort(Buffer.compare);
+  const names = readdirSync(dir, { encoding: 'buffer' }).sort(Buffer.compare);
   for (const n of names) {
     const path = rel ? cat(rel, SLASH, n) : n;
     const full = cat(root, SLASH, path);
-    const st = await lstat(full);
+    const st = lstatSync(full);
     const base = { name: path, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000) };
     const emit = (h: Partial<TarHeader> & { type: TarHeader['type'] }): Buffer => encodeHeader({ ...base, ...h });
     if (st.isCharacterDevice() && st.rdev === 0) {
@@ -74,7 +80,7 @@ async function* walk(root: Buffer, rel: Buffer | null, opaque: Set<string>, link
       if (opaque.has(key(full))) yield emit({ type: 'file', name: cat(path, Buffer.from('/.wh..wh..opq')), mode: 0, size: 0 });
       yield* walk(root, path, opaque, links);
     } else if (st.isSymbolicLink()) {
-      yield emit({ type: 'symlink', linkname: await readlink(full, { encoding: 'buffer' }) });
+      yield emit({ type: 'symlink', linkname: readlinkSync(full, { encoding: 'buffer' }) });
     } else if (st.isFile()) {
       const id = `${st.dev}:${st.ino}`;
       const first = st.nlink > 1 ? links.get(id) : undefined;
@@ -94,7 +100,7 @@ async function* walk(root: Buffer, rel: Buffer | null, opaque: Set<string>, link
   }
 }
 
-async function* layerTar(root: string, opaque: Set<string>): AsyncGenerator<Buffer> {
+function* layerTar(root: string, opaque: Set<string>): Generator<Buffer> {
   yield* walk(Buffer.from(root), null, opaque, new Map());
   yield END;
 }
@@ -105,18 +111,33 @@ export interface PackedLayer {
   size: number;
 }
 
-/** The plain tar of root as an OCI layer, as a stream (the opaque marks read first). */
-export async function layerStream(root: string): Promise<Readable> {
+/** The plain tar of root as an OCI layer, in pieces (the opaque marks read first); errors name root. */
+export async function layerChunks(root: string): Promise<Iterable<Buffer>> {
+  let opaque: Set<string>;
   try {
-    const opaque = await opaqueDirs(root);
-    return Readable.from(layerTar(root, opaque), { objectMode: false, highWaterMark: 64 * BLOCK });
+    opaque = await opaqueDirs(root);
   } catch (err) {
     throw packError(root, err);
   }
+  return {
+    *[Symbol.iterator]() {
+      try {
+        yield* layerTar(root, opaque);
+      } catch (err) {
+        throw packError(root, err);
+      }
+    },
+  };
+}
+
+/** The same as a stream. */
+export async function layerStream(root: string): Promise<Readable> {
+  return Readable.from(await layerChunks(root), { objectMode: false, highWaterMark: 64 * BLOCK });
 }
 
 function packError(root: string, err: unknown, file?: string): Error {
   const e = err as NodeJS.ErrnoException;
+  if (err instanceof MincError && err.message.startsWith(`packing ${root} `)) return err; // said once, by the walk
   if (e.code === 'ENOSPC') return new MincError(`packing ${root} as a layer${file ? ` into ${file}` : ''}: no space left on device`);
   if (e.code && e.syscall) return new MincError(`packing ${root} as a layer: ${e.syscall} failed (${e.code})`);
   return withContext(`packing ${root} as a layer`, err);

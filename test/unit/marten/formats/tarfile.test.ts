@@ -1,8 +1,7 @@
 /** The export's tar writer: an entry named by its digest once written, read back by GNU tar and tar-stream; sizes past 8 GiB in base-256. */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -17,18 +16,22 @@ describe('TarFile', () => {
     const all = Buffer.concat(pieces);
     const hex = createHash('sha256').update(all).digest('hex');
     const file = join(tmp, 'a.tar');
-    const fh = await open(file, 'wx', 0o600);
-    const t = new TarFile(fh);
-    await t.dir('blobs/');
+    const fd = openSync(file, 'wx', 0o600);
+    const t = new TarFile(fd);
+    t.dir('blobs/');
     const got = await t.stream(Readable.from(pieces), (d) => `blobs/${d.slice(7)}`);
-    await t.file('index.json', '{"a":1}');
-    await t.end();
-    await fh.close();
+    // a sync iterable too (a layer walked)
+    const again = await t.stream(pieces, (d) => `blobs/again-${d.slice(7)}`);
+    t.file('index.json', '{"a":1}');
+    t.end();
+    closeSync(fd);
+    expect(again).toEqual(got);
     expect(got).toEqual({ digest: `sha256:${hex}`, size: all.length });
-    expect(execFileSync('tar', ['-tf', file], { encoding: 'utf8' }).split('\n').filter(Boolean)).toEqual(['blobs/', `blobs/${hex}`, 'index.json']);
+    expect(execFileSync('tar', ['-tf', file], { encoding: 'utf8' }).split('\n').filter(Boolean)).toEqual(['blobs/', `blobs/${hex}`, `blobs/again-${hex}`, 'index.json']);
     const x = mkdtempSync(join(tmp, 'x-'));
     execFileSync('tar', ['-xf', file, '-C', x]);
     expect(readFileSync(join(x, 'blobs', hex)).equals(all)).toBe(true);
+    expect(readFileSync(join(x, 'blobs', `again-${hex}`)).equals(all)).toBe(true);
     expect(readFileSync(join(x, 'index.json'), 'utf8')).toBe('{"a":1}');
   });
 
