@@ -7,7 +7,8 @@
 //                                   of the export; else skopeo copy, said so)
 //     marten push (first: packs and gzips, pigz)  vs skopeo copy docker-archive:... docker://
 //     marten pull                vs skopeo copy docker://... oci:DIR
-//   and, for information: the warm push (blobs stored), the first minc -r
+//   and, for information: the warm push (blobs stored), an export that
+//   gunzips the blobs a push stored, the first minc -r
 //   after a pull (it unpacks), a warm `minc -r IMAGE true`.
 // Targets: export <= podman save; push and pull <= skopeo.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -15,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const CACHE = '/var/cache/mincs-bench';
+export const CACHE = process.env.MINCS_BENCH_CACHE ?? '/var/cache/mincs-bench'; // (another dir: to try a fresh debootstrap)
 const ROOTFS = join(CACHE, 'bookworm-minbase');
 const MARK = `${ROOTFS}.done`; // written once debootstrap finished: a half-made tree is never reused
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
@@ -44,7 +45,7 @@ export function debianRootfs(env) {
 }
 
 /** Run the real-image case (run(cmd, args, extraEnv) runs and returns ms); true when its targets are met. */
-export async function realImage({ run, median, env, work, registry, MARTEN, MINC, ROUNDS }) {
+export async function realImage({ run, median, env, work, registry, startRegistry, MARTEN, MINC, ROUNDS }) {
   const rootfs = debianRootfs(env);
   const S = { MINCS_DIR: join(work, 'real-store') };
   const tag = `mincs-bench-${randomBytes(4).toString('hex')}`;
@@ -77,26 +78,43 @@ export async function realImage({ run, median, env, work, registry, MARTEN, MINC
     podRef = /Loaded image(?:\(s\))?: (\S+)/.exec(out)?.[1];
     if (!podRef) throw new Error(`podman load: no image named in ${JSON.stringify(out)}`);
   }
-  const t = { export: [], other: [], push: [], pushWarm: [], skPush: [], pull: [], skPull: [], firstRun: [], warmRun: [] };
+  run(MARTEN, ['push', tag, `${ref}:latest`], S);
+  const t = { export: [], exportBlobs: [], other: [], push: [], pushWarm: [], skPush: [], pull: [], skPull: [], firstRun: [], warmRun: [] };
   try {
     for (let i = 0; i < ROUNDS; i++) {
       const e = join(work, `real-e${i}.tar`);
+      unpushed(); // an image never pushed: its layers are packed from their directories
       t.export.push(run(MARTEN, ['export', tag, '-o', e], S));
       rmSync(e, { force: true });
       const p = join(work, `real-p${i}.tar`);
       t.other.push(podman ? run('podman', ['save', '-o', p, podRef]) : run('skopeo', ['copy', '--quiet', `docker-archive:${first}`, `docker-archive:${p}`]));
       rmSync(p, { force: true });
-      unpushed();
-      t.push.push(run(MARTEN, ['push', tag, `${ref}-m${i}:latest`], S));
-      t.pushWarm.push(run(MARTEN, ['push', tag, `${ref}-w${i}:latest`], S));
-      t.skPush.push(run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `docker-archive:${first}`, `docker://${ref}-s${i}:latest`]));
+      // each push into a registry of its own: none of them finds a blob already there (skopeo's
+      // blob-info cache would otherwise skip compressing and uploading what a registry it knows holds)
+      for (const [who, key] of [['marten', 'push'], ['warm', 'pushWarm'], ['skopeo', 'skPush']]) {
+        const r = await startRegistry(`real-reg-${who}${i}`);
+        try {
+          const dest = `${r.host}/bench/${tag}:latest`;
+          if (who === 'marten') unpushed();
+          t[key].push(who === 'skopeo'
+            ? run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `docker-archive:${first}`, `docker://${dest}`])
+            : run(MARTEN, ['push', tag, dest], S));
+        } finally {
+          r.proc.kill('SIGTERM');
+          await new Promise((res) => r.proc.once('exit', res));
+          rmSync(join(work, `real-reg-${who}${i}`), { recursive: true, force: true });
+        }
+      }
+      // blobs stored now (the pushes): an export gunzips them
+      t.exportBlobs.push(run(MARTEN, ['export', tag, '-o', e], S));
+      rmSync(e, { force: true });
       const s = { MINCS_DIR: join(work, `real-pull${i}`) };
-      t.pull.push(run(MARTEN, ['pull', `${ref}-m0:latest`, '--name', 'pulled'], s));
+      t.pull.push(run(MARTEN, ['pull', `${ref}:latest`, '--name', 'pulled'], s));
       t.firstRun.push(run(MINC, ['-r', 'pulled', 'true'], s));
       t.warmRun.push(run(MINC, ['-r', 'pulled', 'true'], s));
       rmSync(s.MINCS_DIR, { recursive: true, force: true });
       const o = join(work, `real-oci${i}`);
-      t.skPull.push(run('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}-m0:latest`, `oci:${o}`]));
+      t.skPull.push(run('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}:latest`, `oci:${o}`]));
       rmSync(o, { recursive: true, force: true });
     }
   } finally {
@@ -110,6 +128,7 @@ export async function realImage({ run, median, env, work, registry, MARTEN, MINC
   row('(once) minc -r: apt-get install cowsay (host network)', once.install);
   row('(once) marten commit', once.commit);
   row('marten export (uncompressed, never exported before)', m.export);
+  row('(marten export, once pushed: gunzips the stored blobs)', m.exportBlobs);
   row(podman ? 'podman save -o (same image, podman load-ed)' : 'skopeo copy docker-archive: docker-archive: (no podman here)', m.other);
   row('marten push, first (packs, gzips with pigz)', m.push);
   row('(marten push again, blobs stored: no target)', m.pushWarm);

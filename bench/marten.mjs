@@ -49,9 +49,9 @@ function freePort() {
   });
 }
 
-async function startRegistry() {
+async function startRegistry(name = 'registry') {
   const port = await freePort();
-  const dir = join(work, 'registry');
+  const dir = join(work, name);
   mkdirSync(dir);
   writeFileSync(join(dir, 'config.yml'), `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n`);
   const proc = spawn('/usr/bin/docker-registry', ['serve', join(dir, 'config.yml')], { stdio: 'ignore' });
@@ -148,7 +148,7 @@ try {
   registry = await startRegistry();
   let ok = true;
   if (ONLY !== 'real') ok = await synthetic();
-  if (ONLY !== 'synthetic') ok = (await realImage({ run, median, env, work, registry, MARTEN, MINC, ROUNDS })) && ok;
+  if (ONLY !== 'synthetic') ok = (await realImage({ run, median, env, work, registry, startRegistry, MARTEN, MINC, ROUNDS })) && ok;
   process.exitCode = ok ? 0 : 1;
 } catch (err) {
   console.error(`bench/marten: ${err.message}`);
