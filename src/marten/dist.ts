@@ -80,10 +80,24 @@ export function distMeta(store: Store, id: string, diffIds: string[], blobs: Des
   return { configText, config, manifestText, manifest: { mediaType: MT.ociManifest, digest: sha256(manifestText), size: Buffer.byteLength(manifestText) } };
 }
 
-export async function distImage(store: Store, id: string): Promise<DistImage> {
-  const layers: DistLayer[] = [];
-  for (const l of travelling(store, id)) layers.push(await layerBlob(store, l));
-  return { layers, ...distMeta(store, id, layers.map((l) => l.diffId), layers.map((l) => l.blob)) };
+/**
+ * A push's layers, bottom first, packed (and gzipped) one after another as
+ * promises: the push uploads each as soon as it is ready, while the next is
+ * packed.  stop() packs no further layer (the push failed).
+ */
+export function layersInTurn(store: Store, id: string): { layers: Promise<DistLayer>[]; stop: () => void } {
+  let stopped = false;
+  let prev: Promise<unknown> = Promise.resolve();
+  const layers = travelling(store, id).map((l) => {
+    const p = prev.then(() => {
+      if (stopped) throw new MincError('stopped');
+      return layerBlob(store, l);
+    });
+    p.catch(() => undefined); // awaited by the push; a failure after it gave up is no crash
+    prev = p;
+    return p;
+  });
+  return { layers, stop: () => { stopped = true; } };
 }
 
 export interface ExportLayer {
