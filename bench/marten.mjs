@@ -5,8 +5,11 @@
 //     (both store verified blobs; marten unpacks a layer on its first use, so
 //     `marten unpack` of the pulled image is shown too, for information)
 //   marten import of a 200 MB tree vs cp -a         (target: marten <= 1.2x cp -a)
-// Needs root, docker-registry and skopeo (Debian packages), a built dist/.
-// Usage: node bench/marten.mjs [ROUNDS]   (exit status 1 if a target is missed)
+//   marten on a real image (issue 12): bench/marten-real.mjs says what
+// Needs root, docker-registry and skopeo (Debian packages), a built dist/;
+// the real image also debootstrap (installed if missing) and podman if any.
+// Usage: node bench/marten.mjs [ROUNDS] [synthetic|real]   (both by default;
+// exit status 1 if a target is missed)
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,10 +18,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
+import { realImage } from './marten-real.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MARTEN = join(ROOT, 'bin/marten');
+const MINC = join(ROOT, 'bin/minc');
 const ROUNDS = Number(process.argv[2] ?? 5);
+const ONLY = process.argv[3];
 const env = { ...process.env };
 delete env.NODE_EXTRA_CA_CERTS; // not part of what is measured
 const work = mkdtempSync('/tmp/marten-bench-');
@@ -43,9 +49,9 @@ function freePort() {
   });
 }
 
-async function startRegistry() {
+async function startRegistry(name = 'registry') {
   const port = await freePort();
-  const dir = join(work, 'registry');
+  const dir = join(work, name);
   mkdirSync(dir);
   writeFileSync(join(dir, 'config.yml'), `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n`);
   const proc = spawn('/usr/bin/docker-registry', ['serve', join(dir, 'config.yml')], { stdio: 'ignore' });
@@ -98,9 +104,8 @@ function bigTree() {
   return dir;
 }
 
-try {
-  if (process.getuid?.() !== 0) throw new Error('run as root');
-  registry = await startRegistry();
+/** The synthetic cases: pull of a 100 MB 5-layer image, import of a 200 MB tree. */
+async function synthetic() {
   const seed = join(work, 'seed-store');
   run(MARTEN, ['import', bigImage(), '--name', 'big'], { MINCS_DIR: seed });
   const ref = `${registry.host}/bench/big:latest`;
@@ -135,7 +140,16 @@ try {
   const okImport = m.import <= 1.2 * m.cp;
   console.log(`target marten pull <= skopeo copy: ${okPull ? 'met' : 'MISSED'} (${(m.pull / m.skopeo).toFixed(2)}x)`);
   console.log(`target marten import <= 1.2x cp -a: ${okImport ? 'met' : 'MISSED'} (${(m.import / m.cp).toFixed(2)}x)`);
-  process.exitCode = okPull && okImport ? 0 : 1;
+  return okPull && okImport;
+}
+
+try {
+  if (process.getuid?.() !== 0) throw new Error('run as root');
+  registry = await startRegistry();
+  let ok = true;
+  if (ONLY !== 'real') ok = await synthetic();
+  if (ONLY !== 'synthetic') ok = (await realImage({ run, median, env, work, registry, startRegistry, MARTEN, MINC, ROUNDS })) && ok;
+  process.exitCode = ok ? 0 : 1;
 } catch (err) {
   console.error(`bench/marten: ${err.message}`);
   process.exitCode = 2;

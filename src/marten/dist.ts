@@ -1,16 +1,18 @@
 /**
- * An image as it travels (push, export): its layers bottom first as blobs
+ * An image as it travels.  A push: its layers bottom first as gzip blobs
  * (packed from the layer directory the first time, then kept under blobs/),
- * its config with matching diff_ids, and an OCI manifest.
+ * its config with matching diff_ids, and an OCI manifest.  An export: each
+ * layer as a plain tar stream, from its stored blob when there is one (it is
+ * what the config's diff_ids name), else packed from the layer directory,
+ * never compressed on the way (exportLayers).
  */
-import { createReadStream, createWriteStream, existsSync, renameSync, rmSync } from 'node:fs';
+import { createReadStream, existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { pipeline, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { MincError, withContext } from '../errors.js';
 import { compressionOf } from './layers/extract.js';
-import { Hasher } from './layers/hasher.js';
-import { packLayer } from './layers/pack.js';
+import { layerChunks, packLayer } from './layers/pack.js';
 import { imageConfigText, layerChain, layerInfo, type LayerInfo } from './model.js';
 import { defaultConfig, MT, sha256, type Descriptor, type ImageConfig, type Manifest } from './oci.js';
 import type { Store } from './store.js';
@@ -65,25 +67,66 @@ function configFor(text: string | null, diffIds: string[]): string {
   return JSON.stringify(c);
 }
 
-export async function distImage(store: Store, id: string): Promise<DistImage> {
-  const ids = layerChain(store, id).reverse().filter((l) => !layerInfo(store, l).empty);
-  const layers: DistLayer[] = [];
-  for (const l of ids) layers.push(await layerBlob(store, l));
-  const configText = configFor(imageConfigText(store, id), layers.map((l) => l.diffId));
+/** The layers of an image that travel, bottom first (config-only layers are not distributed). */
+const travelling = (store: Store, id: string): string[] => layerChain(store, id).reverse().filter((l) => !layerInfo(store, l).empty);
+
+/** The config (diff_ids matching) and OCI manifest of an image whose layers are these blobs. */
+export function distMeta(store: Store, id: string, diffIds: string[], blobs: Descriptor[]): Omit<DistImage, 'layers'> {
+  const configText = configFor(imageConfigText(store, id), diffIds);
   const config: Descriptor = { mediaType: MT.ociConfig, digest: sha256(configText), size: Buffer.byteLength(configText) };
-  const manifest: Manifest & { mediaType: string } = { schemaVersion: 2, mediaType: MT.ociManifest, config, layers: layers.map((l) => l.blob) };
+  const manifest: Manifest & { mediaType: string } = { schemaVersion: 2, mediaType: MT.ociManifest, config, layers: blobs };
   const manifestText = JSON.stringify(manifest);
-  return { layers, configText, config, manifestText, manifest: { mediaType: MT.ociManifest, digest: sha256(manifestText), size: Buffer.byteLength(manifestText) } };
+  return { configText, config, manifestText, manifest: { mediaType: MT.ociManifest, digest: sha256(manifestText), size: Buffer.byteLength(manifestText) } };
 }
 
-/** The layer uncompressed into file (for docker-archive export); its sha256 is checked against the DiffID. */
-export async function uncompressedLayer(store: Store, layer: DistLayer, file: string): Promise<void> {
-  const kind = compressionOf(layer.blob.mediaType);
-  if (kind === 'zstd') throw new MincError(`layer ${layer.id.slice(0, 12)}: exporting zstd layers is not supported`);
-  const h = new Hasher();
-  const src = createReadStream(store.blob(layer.blob.digest));
-  await (kind === 'gzip' ? pipeline(src, createGunzip(), h, createWriteStream(file)) : pipeline(src, h, createWriteStream(file)));
-  if (h.digest() !== layer.diffId) throw new MincError(`layer ${layer.id.slice(0, 12)}: its blob does not unpack to its DiffID`);
+/**
+ * A push's layers, bottom first, packed (and gzipped) one after another as
+ * promises: the push uploads each as soon as it is ready, while the next is
+ * packed.  stop() packs no further layer (the push failed).
+ */
+export function layersInTurn(store: Store, id: string): { layers: Promise<DistLayer>[]; stop: () => void } {
+  let stopped = false;
+  let prev: Promise<unknown> = Promise.resolve();
+  const layers = travelling(store, id).map((l) => {
+    const p = prev.then(() => {
+      if (stopped) throw new MincError('stopped');
+      return layerBlob(store, l);
+    });
+    p.catch(() => undefined); // awaited by the push; a failure after it gave up is no crash
+    prev = p;
+    return p;
+  });
+  return { layers, stop: () => { stopped = true; } };
+}
+
+export interface ExportLayer {
+  id: string;
+  /** the DiffID the tar must hash to (a stored blob's), or undefined when it is packed now */
+  diffId?: string;
+  /** the layer as a plain tar: a stream (a blob gunzipped) or pieces (the layer directory walked) */
+  open: () => Promise<Readable | Iterable<Buffer>>;
+}
+
+/** An image's layers for an export, bottom first: nothing is packed or compressed until each is opened. */
+export function exportLayers(store: Store, id: string): ExportLayer[] {
+  return travelling(store, id).map((l): ExportLayer => {
+    const info = layerInfo(store, l);
+    if (info.diffId && info.digest && store.hasBlob(info.digest)) {
+      const kind = compressionOf(info.mediaType ?? '');
+      if (kind === 'zstd') throw new MincError(`layer ${l.slice(0, 12)}: exporting zstd layers is not supported`);
+      const blob = store.blob(info.digest);
+      return {
+        id: l,
+        diffId: info.diffId,
+        open: async () => {
+          const src = createReadStream(blob, { highWaterMark: 1 << 20 });
+          // pipeline: an error on either side reaches the reader, and ends both
+          return kind === 'gzip' ? pipeline(src, createGunzip({ chunkSize: 1 << 20 }), () => {}) : src;
+        },
+      };
+    }
+    return { id: l, open: () => layerChunks(join(store.image(l), 'root')) };
+  });
 }
 
 export const blobExists = (store: Store, d: string): boolean => existsSync(store.blob(d));

@@ -237,6 +237,69 @@ describe('registry auth: bearer token challenge, basic credentials from $DOCKER_
   });
 });
 
+describe('marten export compresses nothing; push compresses (issue 12)', () => {
+  /** Every file under dir (names and sizes): what the store holds. */
+  const listing = (dir: string): string[] => execFileSync('find', [dir, '-printf', '%P %s\n'], { encoding: 'utf8' }).split('\n').sort();
+  const inspect = (ref: string): { Layers: string[] } => JSON.parse(skopeo('inspect', ref)) as { Layers: string[] };
+  const diffIds = (ref: string): string[] => (JSON.parse(skopeo('inspect', '--config', ref)) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids;
+
+  it('exports a never-exported image with no gzip blob left behind; skopeo reads it both ways; push and a pulled export still work', async () => {
+    const s = fresh();
+    const tar = join(work, 'three-export.tar');
+    ociLayoutTar(threeLayerImage(), tar, { gzip: [true, false, true], name: 'exp:v1' });
+    ok(await s.marten(['import', tar]));
+    const c = await s.minc(['-r', 'exp:v1', '--name', 'expbox', 'sh', '-c', 'rm /keep; echo more > /more']);
+    expect(c.exitCode, c.stderr).toBe(0);
+    ok(await s.marten(['commit', 'expbox', '--name', 'expc']));
+    const before = listing(s.dir);
+    const out = join(work, 'expc.tar');
+    ok(await s.marten(['export', 'expc', '-o', out]));
+    // nothing packed into the store: no blob, no layer.json rewritten, no temp file
+    expect(listing(s.dir)).toEqual(before);
+    expect(readdirSync(join(s.dir, 'blobs/sha256'))).toEqual([]);
+    // the tar's layers are plain (no gzip magic) and named by what they hash to
+    expect(inspect(`docker-archive:${out}`).Layers).toEqual(diffIds(`docker-archive:${out}`));
+    expect(inspect(`oci-archive:${out}`).Layers).toEqual(diffIds(`docker-archive:${out}`));
+    expect(diffIds(`oci-archive:${out}`)).toHaveLength(4);
+    const x = mkdtempSync(join(work, 'expc-x-'));
+    execFileSync('tar', ['-xf', out, '-C', x]);
+    for (const d of diffIds(`oci-archive:${out}`)) {
+      const body = readFileSync(join(x, 'blobs/sha256', d.slice(7)));
+      expect(sha(body)).toBe(d);
+      expect(body.subarray(0, 2).equals(Buffer.from([0x1f, 0x8b]))).toBe(false);
+    }
+    expect(execFileSync('tar', ['-tf', join(x, 'blobs/sha256', diffIds(`oci-archive:${out}`)[3]!.slice(7))], { encoding: 'utf8' }).split('\n'))
+      .toEqual(expect.arrayContaining(['.wh.keep', 'more']));
+    // a push gzips (now, not before) and keeps the blobs; a pull of it runs
+    ok(await s.marten(['push', 'expc', `${reg.host}/test/expc:v1`]));
+    expect(readdirSync(join(s.dir, 'blobs/sha256'))).toHaveLength(4);
+    expect((JSON.parse(skopeo('inspect', '--tls-verify=false', `docker://${reg.host}/test/expc:v1`)) as { Layers: string[] }).Layers).toHaveLength(4);
+    // the same layers: the pushed config names the DiffIDs the export had
+    expect((JSON.parse(skopeo('inspect', '--tls-verify=false', '--config', `docker://${reg.host}/test/expc:v1`)) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids).toEqual(diffIds(`oci-archive:${out}`));
+    const dst = fresh();
+    ok(await dst.marten(['pull', `${reg.host}/test/expc:v1`]));
+    // an export of a pulled (still packed) image gunzips its stored blobs: the same DiffIDs, nothing unpacked
+    const out2 = join(work, 'pulled.tar');
+    const held = listing(dst.dir);
+    ok(await dst.marten(['export', 'expc:v1', '-o', out2]));
+    expect(listing(dst.dir)).toEqual(held);
+    expect(inspect(`oci-archive:${out2}`).Layers).toEqual(diffIds(`oci-archive:${out}`));
+    const r = await dst.minc(['-r', 'expc:v1', 'sh', '-c', 'cat /more; test -e /keep || echo no-keep']);
+    expect(r.stdout).toBe('more\nno-keep');
+  });
+
+  it('an export whose stored blob does not unpack to its DiffID fails in one line and leaves no file', async () => {
+    const dst = fresh();
+    const id = lastLine(ok(await dst.marten(['pull', `${reg.host}/test/expc:v1`])).stdout);
+    const layers = (JSON.parse(ok(await dst.marten(['inspect', id])).stdout) as { layers: { digest: string }[] }).layers;
+    const blob = (i: number): string => join(dst.dir, 'blobs/sha256', layers[i]!.digest.slice(7));
+    copyFileSync(blob(2), blob(1));
+    const out = join(work, 'bad-export.tar');
+    oneLineError(await dst.marten(['export', 'expc:v1', '-o', out]), /does not unpack to its DiffID/);
+    expect(readdirSync(work).filter((f) => f.includes('bad-export'))).toEqual([]);
+  });
+});
+
 describe("MINCS's test.d/02_marten against the loopback registry", () => {
   const mincs = fresh;
   let store: TestStore;

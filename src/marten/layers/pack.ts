@@ -3,16 +3,17 @@
  * storage) as an OCI layer tar, overlayfs whiteouts turned back into OCI
  * ones:  char device 0/0 NAME -> .wh.NAME,  an opaque directory
  * (trusted.overlay.opaque=y) -> DIR/.wh..wh..opq.  Names are bytes from
- * readdir to the tar header (tarwriter.ts), never strings.  Written gzipped
- * to a file; resolves to the DiffID (uncompressed) and digest (compressed).
+ * readdir to the tar header (tarwriter.ts), never strings.  Either a stream
+ * of the plain tar (an export writes it as it comes), or written gzipped to
+ * a file for a push (gzip.ts: on every core); resolves to the DiffID
+ * (uncompressed) and digest (compressed).
  */
-import { constants as C, createWriteStream } from 'node:fs';
-import { lstat, open, readdir, readlink } from 'node:fs/promises';
+import { closeSync, constants as C, createWriteStream, lstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip, constants as zc } from 'node:zlib';
 import { run } from '../proc.js';
 import { MincError, withContext } from '../../errors.js';
+import { gzipTo } from './gzip.js';
 import { Hasher } from './hasher.js';
 import { BLOCK, END, encodeHeader, padding, type TarHeader } from './tarwriter.js';
 
@@ -39,30 +40,37 @@ const SLASH = Buffer.from('/');
 const cat = (...b: Buffer[]): Buffer => Buffer.concat(b);
 const key = (b: Buffer): string => b.toString('latin1');
 
+/*
+ * The walk makes plain (synchronous) system calls, as tar does: a layer is
+ * thousands of small files, and four thread-pool round trips per file
+ * (lstat, open, read, close) left an export idle most of its time on a
+ * loaded machine.  Nothing else runs while a layer is packed.
+ */
+
 /** A regular file's bytes, read through an fd opened without following a link: exactly size bytes. */
-async function* fileBody(full: Buffer, size: number, shown: string): AsyncGenerator<Buffer> {
-  const fh = await open(full, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
+function* fileBody(full: Buffer, size: number, shown: string): Generator<Buffer> {
+  const fd = openSync(full, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
   try {
     let left = size;
     while (left > 0) {
       const buf = Buffer.allocUnsafe(Math.min(left, 1 << 20));
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      const bytesRead = readSync(fd, buf, 0, buf.length, null);
       if (bytesRead === 0) throw new MincError(`${shown} shrank while it was packed`);
       left -= bytesRead;
       yield buf.subarray(0, bytesRead);
     }
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
-async function* walk(root: Buffer, rel: Buffer | null, opaque: Set<string>, links: Map<string, Buffer>): AsyncGenerator<Buffer> {
+function* walk(root: Buffer, rel: Buffer | null, opaque: Set<string>, links: Map<string, Buffer>): Generator<Buffer> {
   const dir = rel ? cat(root, SLASH, rel) : root;
-  const names = (await readdir(dir, { encoding: 'buffer' })).sort(Buffer.compare);
+  const names = readdirSync(dir, { encoding: 'buffer' }).sort(Buffer.compare);
   for (const n of names) {
     const path = rel ? cat(rel, SLASH, n) : n;
     const full = cat(root, SLASH, path);
-    const st = await lstat(full);
+    const st = lstatSync(full);
     const base = { name: path, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000) };
     const emit = (h: Partial<TarHeader> & { type: TarHeader['type'] }): Buffer => encodeHeader({ ...base, ...h });
     if (st.isCharacterDevice() && st.rdev === 0) {
@@ -72,7 +80,7 @@ async function* walk(root: Buffer, rel: Buffer | null, opaque: Set<string>, link
       if (opaque.has(key(full))) yield emit({ type: 'file', name: cat(path, Buffer.from('/.wh..wh..opq')), mode: 0, size: 0 });
       yield* walk(root, path, opaque, links);
     } else if (st.isSymbolicLink()) {
-      yield emit({ type: 'symlink', linkname: await readlink(full, { encoding: 'buffer' }) });
+      yield emit({ type: 'symlink', linkname: readlinkSync(full, { encoding: 'buffer' }) });
     } else if (st.isFile()) {
       const id = `${st.dev}:${st.ino}`;
       const first = st.nlink > 1 ? links.get(id) : undefined;
@@ -92,7 +100,7 @@ async function* walk(root: Buffer, rel: Buffer | null, opaque: Set<string>, link
   }
 }
 
-async function* layerTar(root: string, opaque: Set<string>): AsyncGenerator<Buffer> {
+function* layerTar(root: string, opaque: Set<string>): Generator<Buffer> {
   yield* walk(Buffer.from(root), null, opaque, new Map());
   yield END;
 }
@@ -103,22 +111,49 @@ export interface PackedLayer {
   size: number;
 }
 
-/** Pack root as an OCI layer into file, gzipped unless gzip is false. */
-export async function packLayer(root: string, file: string, gzip = true): Promise<PackedLayer> {
+/** The plain tar of root as an OCI layer, in pieces (the opaque marks read first); errors name root. */
+export async function layerChunks(root: string): Promise<Iterable<Buffer>> {
+  let opaque: Set<string>;
   try {
-    const opaque = await opaqueDirs(root);
+    opaque = await opaqueDirs(root);
+  } catch (err) {
+    throw packError(root, err);
+  }
+  return {
+    *[Symbol.iterator]() {
+      try {
+        yield* layerTar(root, opaque);
+      } catch (err) {
+        throw packError(root, err);
+      }
+    },
+  };
+}
+
+/** The same as a stream. */
+export async function layerStream(root: string): Promise<Readable> {
+  return Readable.from(await layerChunks(root), { objectMode: false, highWaterMark: 64 * BLOCK });
+}
+
+function packError(root: string, err: unknown, file?: string): Error {
+  const e = err as NodeJS.ErrnoException;
+  if (err instanceof MincError && err.message.startsWith(`packing ${root} `)) return err; // said once, by the walk
+  if (e.code === 'ENOSPC') return new MincError(`packing ${root} as a layer${file ? ` into ${file}` : ''}: no space left on device`);
+  if (e.code && e.syscall) return new MincError(`packing ${root} as a layer: ${e.syscall} failed (${e.code})`);
+  return withContext(`packing ${root} as a layer`, err);
+}
+
+/** Pack root as an OCI layer into file, gzipped unless gzip is false. */
+export async function packLayer(root: string, file: string, gzip = true, pigz?: string | null): Promise<PackedLayer> {
+  const tar = await layerStream(root);
+  try {
     const diff = new Hasher();
     const blob = new Hasher();
-    const tar = Readable.from(layerTar(root, opaque), { objectMode: false, highWaterMark: 64 * BLOCK });
     const out = createWriteStream(file, { flags: 'wx', mode: 0o600 });
-    await (gzip
-      ? pipeline(tar, diff, createGzip({ level: zc.Z_DEFAULT_COMPRESSION, chunkSize: 256 * 1024 }), blob, out)
-      : pipeline(tar, diff, blob, out));
+    await (gzip ? gzipTo([tar, diff], [blob, out], pigz) : pipeline(tar, diff, blob, out));
     return { diffId: diff.digest(), digest: blob.digest(), size: blob.bytes };
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ENOSPC') throw new MincError(`packing ${root} as a layer into ${file}: no space left on device`);
-    if (e.code && e.syscall) throw new MincError(`packing ${root} as a layer: ${e.syscall} failed (${e.code})`);
-    throw withContext(`packing ${root} as a layer`, err);
+    tar.destroy();
+    throw packError(root, err, file);
   }
 }

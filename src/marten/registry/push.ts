@@ -6,7 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { MincError, withContext } from '../../errors.js';
-import { distImage } from '../dist.js';
+import { distMeta, layersInTurn } from '../dist.js';
 import { repoTag } from '../exporter.js';
 import { resolveImage } from '../model.js';
 import { MT } from '../oci.js';
@@ -53,18 +53,26 @@ export async function push(store: Store, image: string, dest: string | undefined
   const ref = parseRef(target);
   const client = new RegistryClient(ref, { insecure: opts.insecure, push: true });
   try {
-    const dist = await distImage(store, img.id);
     await client.ensureAuth();
+    // each layer is uploaded as soon as it is packed, while the next one is packed
+    const turn = layersInTurn(store, img.id);
     const progress = await makeProgress('push');
+    let dist: ReturnType<typeof distMeta>;
     try {
-      await mapLimit(dist.layers, 3, async (l) => {
+      const layers = await mapLimit(turn.layers, 3, async (packing) => {
+        const l = await packing;
         try {
           await uploadBlob(client, l.blob.digest, l.blob.size, () => createReadStream(store.blob(l.blob.digest), { highWaterMark: 1024 * 1024 }), progress);
         } catch (err) {
           throw withContext(`layer ${l.blob.digest}`, err);
         }
+        return l;
       });
+      dist = distMeta(store, img.id, layers.map((l) => l.diffId), layers.map((l) => l.blob));
       await uploadBlob(client, dist.config.digest, dist.config.size, () => dist.configText, progress);
+    } catch (err) {
+      turn.stop();
+      throw err;
     } finally {
       progress.stop();
     }
