@@ -119,7 +119,15 @@ describe('signals sent to minc reach the command', () => {
       expect(existsSync(join(base.dir, base.entries()[0]!, 'pid'))).toBe(false); // not started
       process.kill(minc, 'SIGTERM');
       // minc ends at once, not after the held pivot_root (strace itself may wait for that tracee)
-      await waitFor(() => !existsSync(`/proc/${minc}/cmdline`) || readFileSync(`/proc/${minc}/stat`, 'utf8').includes(') Z '), 'minc to end', 4_000);
+      // (gone, or a zombie; it may go between the two reads)
+      const ended = (): boolean => {
+        try {
+          return readFileSync(`/proc/${minc}/stat`, 'utf8').includes(') Z ');
+        } catch {
+          return true;
+        }
+      };
+      await waitFor(ended, 'minc to end', 4_000);
       const r = await p;
       expect(r.exitCode).toBe(143);
       expect(r.stdout).not.toContain(key);
