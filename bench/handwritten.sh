@@ -20,7 +20,7 @@
 set -eu
 [ $# -gt 0 ] || set -- "${SHELL:-/bin/sh}"
 
-d=$(mktemp -d /run/handwritten$$-XXXXXX)
+d=$(mktemp -d "${BENCH_TEMPBASE:-/run}/handwritten$$-XXXXXX")
 trap 'rm -rf "$d"' EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT

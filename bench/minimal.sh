@@ -3,7 +3,7 @@
 # yardstick): an overlay of /, a /dev tmpfs with devpts and four nodes, /proc,
 # a /tmp tmpfs, pivot_root; nothing else (no masks, no /sys, no /etc binds).
 set -eu
-d=$(mktemp -d /run/minimal$$-XXXXXX); trap 'rm -rf "$d"' EXIT
+d=$(mktemp -d "${BENCH_TEMPBASE:-/run}/minimal$$-XXXXXX"); trap 'rm -rf "$d"' EXIT
 mkdir "$d/r" "$d/u" "$d/w"
 unshare -imupf sh -ec 'd=$1; shift; r=$d/r
 mount -t overlay -o lowerdir=/,upperdir=$d/u,workdir=$d/w o "$r"

@@ -28,6 +28,8 @@ if (process.getuid?.() !== 0) {
 
 // users do not have NODE_EXTRA_CA_CERTS (it adds ~140 ms to every node start); no MINC_* either
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS' && !k.startsWith('MINC_')));
+// the scripts make their temp dirs where minc makes its own (a tmpfs: /run, else /dev/shm; src/run/tempdir.ts)
+env.BENCH_TEMPBASE = spawnSync('stat', ['-f', '-c', '%T', '/run'], { encoding: 'utf8' }).stdout.trim() === 'tmpfs' ? '/run' : '/dev/shm';
 
 const which = (name) => ['/usr/bin', '/bin', '/usr/sbin', '/sbin'].map((d) => `${d}/${name}`).find((p) => existsSync(p));
 
