@@ -3,6 +3,7 @@ import { MincError, UsageError } from '../errors.js';
 import { ranContainer } from './loaded.js';
 import { parseArgs } from '../options/parse.js';
 import { validate } from '../options/validate.js';
+import { imageRun } from '../marten/minc.js';
 import { runContainer } from '../run/container.js';
 import { gatherFacts } from '../run/facts.js';
 import { enableDebug, writeFd } from '../run/log.js';
@@ -41,7 +42,10 @@ async function main(argv: readonly string[]): Promise<number> {
     return runVm(args, gatherFacts());
   }
   if (args.review && args.background) throw new UsageError('--review asks on the terminal: it cannot run in the background (-B)');
-  const config = validate(args.review ? { ...args, keep: true } : args);
+  // -r IMAGE / -t CONTAINER: the store's business (marten), looked up here so the validation pass stays below it
+  // (not for a user who may not run minc at all: validate says so first)
+  const image = args.dryRun || process.getuid?.() === 0 ? imageRun(args.rootdir, args.tempdir) : null;
+  const config = validate(args.review ? { ...args, keep: true } : args, process.env, image);
   const facts = gatherFacts();
   if (config.dryRun) {
     const { dryRun } = await import('../dryrun.js');

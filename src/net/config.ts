@@ -1,7 +1,7 @@
 /**
  * --net / --port as data: the mode word, port maps and the container subnet
  * (MINCS's MINC_NETTMP, from the environment or /etc/mincs.conf).  Pure
- * parsing; validate (src/options/extra.ts) checks them against the host.
+ * parsing; validate (src/options/hostopts.ts) checks them against the host.
  */
 import { UsageError } from '../errors.js';
 

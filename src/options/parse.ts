@@ -7,7 +7,7 @@
  */
 import { UsageError } from '../errors.js';
 import { OPTIONS, type OptionSpec } from './spec.js';
-import type { ExtraArgs } from './extra.js';
+import type { ExtraArgs } from './hostopts.js';
 
 export interface MincArgs extends ExtraArgs {
   help: boolean;

@@ -37,7 +37,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'dry-run', describe: 'Print the whole plan without running it (needs no root)' },
   { name: 'doctor', describe: 'Check that this host has what minc needs and say what to install' },
   { name: 'gc', describe: 'Remove temporary directories of runs whose minc is dead' },
-  // issue 4: network, cgroup limits, background runs (src/options/extra.ts validates them)
+  // issue 4: network, cgroup limits, background runs (src/options/hostopts.ts validates them)
   { name: 'net', alias: 'n', value: '[MODE]', valueIf: NET_MODE_WORD, describe: 'A new network namespace. MODE: raw (default: only lo), raw,IFACE (moves host interface IFACE in), dens (bridge mincbr0 + NAT, own address)' },
   { name: 'port', alias: 'p', value: 'HOSTPORT[:PORT[:udp]]', repeatable: true, describe: 'Publish container PORT (default HOSTPORT) on the host\'s HOSTPORT (DNAT; tcp unless :udp); implies --net dens' },
   { name: 'cpu', alias: 'c', value: 'MASK', describe: 'Pin the container to the CPUs of hexadecimal MASK (taskset)' },

@@ -3,24 +3,21 @@
  * checked here, before anything is created, so bad input ends the run with one
  * clear line and leaves nothing behind.
  */
-import { realpathSync, statSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { readInRoot, resolveInRoot } from '../fs/inroot.js';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { CAPABILITIES } from '../plan/paths.js';
 import { checkedSettings, type Settings } from '../run/settings.js';
 import { checkTempdir } from '../run/reuse.js';
 import type { MincArgs } from './parse.js';
 import { callerFd } from '../run/fds.js';
-import { imageRun, type ImageRun } from '../marten/minc.js';
-import { validateExtra, x11Binds, type ExtraConfig } from './extra.js';
-import { foreignImage, validateCross, type CrossConfig } from './cross.js';
+import type { ImageRun } from '../marten/minc.js';
+import { validateExtra, x11Binds, type ExtraConfig } from './hostopts.js';
+import { parseBind, parseHide, statOrNull, type Bind } from './binds.js';
 
-export interface Bind {
-  readonly source: string;
-  readonly target: string;
-  readonly readonly: boolean;
-}
+export { parseBind, parseHide, type Bind };
+import { foreignImage, validateCross, type CrossConfig } from './cross.js';
 
 export interface Config extends ExtraConfig {
   readonly command: readonly string[];
@@ -55,49 +52,11 @@ export interface Config extends ExtraConfig {
   readonly cross?: CrossConfig;
 }
 
-function statOrNull(path: string) {
-  try {
-    return statSync(path);
-  } catch {
-    return null;
-  }
-}
-
 function directory(what: string, path: string): string {
   const st = statOrNull(path);
   if (!st) throw new UsageError(`${what} '${path}': no such directory`);
   if (!st.isDirectory()) throw new UsageError(`${what} '${path}': not a directory`);
   return realpathSync(path);
-}
-
-export function parseBind(spec: string): Bind {
-  let parts = spec.split(':');
-  let ro = false;
-  if (parts.length > 1 && (parts.at(-1) === 'ro' || parts.at(-1) === 'rw')) {
-    ro = parts.at(-1) === 'ro';
-    parts = parts.slice(0, -1);
-  }
-  if (parts.length > 2 || !parts[0]) throw new UsageError(`--bind '${spec}': expected HOSTPATH[:PATH][:ro]`);
-  const [host, target] = parts as [string, string | undefined];
-  if (!statOrNull(host)) throw new UsageError(`--bind '${spec}': bind source '${host}' does not exist`);
-  const source = realpathSync(host);
-  if (target !== undefined && !isAbsolute(target)) {
-    throw new UsageError(`--bind '${spec}': bind target '${target}' must be an absolute path`);
-  }
-  const clean = (target ?? source).replace(/\/+/g, '/').replace(/(.)\/$/, '$1');
-  if (clean === '/' || clean.split('/').includes('..')) {
-    throw new UsageError(`--bind '${spec}': bind target '${target ?? source}' cannot be / or contain '..'`);
-  }
-  return { source, target: clean, readonly: ro };
-}
-
-/** --hide PATH: absolute, no '..', no newline; / cannot be hidden. */
-export function parseHide(spec: string): string {
-  const clean = spec.replace(/\/+/g, '/').replace(/(.)\/$/, '$1');
-  if (!clean.startsWith('/') || clean === '/' || clean.split('/').includes('..') || /\n/.test(clean)) {
-    throw new UsageError(`--hide '${spec}': expected an absolute path other than /, without '..' or a newline`);
-  }
-  return clean;
 }
 
 /**
@@ -171,11 +130,15 @@ function parseCaps(spec: string): string[] {
   });
 }
 
-export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * image: what -r IMAGE / -t CONTAINER name in the store, resolved by the
+ * caller (src/cli/minc.ts: marten's imageRun), so this pass stays below the
+ * store; null when they name directories.
+ */
+export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env, image: ImageRun | null = null): Config {
   if (!args.dryRun && process.getuid?.() !== 0) {
     throw new UsageError('must be run as root (try: sudo minc ...); --dry-run shows the plan without root');
   }
-  const image = imageRun(args.rootdir, args.tempdir); // null unless -r/-t name an image/container, not a directory
   if (args.rm && (!image || image.container || args.keep)) {
     throw new UsageError('--rm removes the container a run of -r IMAGE makes: it goes with -r IMAGE only, not with -t or -k');
   }
@@ -226,7 +189,7 @@ export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env): 
     tempdir,
     freshTempdir,
     name: args.name ?? image?.name ?? saved?.name,
-    binds: [...x11Binds(args, env), ...args.bind.map(parseBind)], // -X's binds first (src/options/extra.ts)
+    binds: [...x11Binds(args, env), ...args.bind.map(parseBind)], // -X's binds first (src/options/hostopts.ts)
     hide: (args.hide ?? []).map(parseHide),
     user: (args.user ?? image?.user) !== undefined ? parseUser((args.user ?? image?.user)!, roots) : undefined,
     usedev: args.usedev,

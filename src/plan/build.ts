@@ -12,7 +12,7 @@ import type { Arg, Plan, PlanFile, PlanInput, Step } from './types.js';
 import { pidsMaxFile } from '../cgroup/plan.js';
 
 export type { PlanInput } from './types.js';
-import { extraNsSteps } from './extra.js';
+import { extraNsSteps } from './nsoptions.js';
 import { crossSteps } from './cross.js';
 import { hideSteps, hostViewFiles, overlayExtra, runSteps, submountSteps } from './hostview.js';
 

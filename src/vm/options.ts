@@ -8,6 +8,7 @@ import { UsageError } from '../errors.js';
 import { parseSize } from '../cgroup/config.js';
 import { checkPorts, parsePort } from '../net/config.js';
 import type { MincArgs } from '../options/parse.js';
+import { imageRun } from '../marten/minc.js';
 import { validate, type Config } from '../options/validate.js';
 
 export interface VmConfig {
@@ -70,7 +71,7 @@ export function validateVm(args: MincArgs & { qemuTcg?: boolean; qemuKernel?: st
   }
   const fs = env.MINC_QEMU_FS === 'virtiofs' ? 'virtiofs' : '9p';
   // the rest as a container's (-r, -t, -b, --name, -k, -D), without the host network and cgroup checks
-  const config = validate({ ...args, memLimit: undefined, cpu: undefined, net: undefined, port: [] }, env);
+  const config = validate({ ...args, memLimit: undefined, cpu: undefined, net: undefined, port: [] }, env, imageRun(args.rootdir, args.tempdir));
   return {
     config,
     vm: {

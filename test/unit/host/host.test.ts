@@ -5,9 +5,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { HOST_BOOT, HOST_PATH, hostPlan, renderHostScript, undoLine, wrapLauncher } from '../../../src/host/run.js';
 import type { Config } from '../../../src/options/validate.js';
 import { parseArgs } from '../../../src/options/parse.js';
-import { validateExtra, x11Binds } from '../../../src/options/extra.js';
+import { validateExtra, x11Binds } from '../../../src/options/hostopts.js';
 import { parsePort, parseSubnet } from '../../../src/net/config.js';
-import { FTRACE_SH, TRACEFS_SH, extraNsSteps } from '../../../src/plan/extra.js';
+import { FTRACE_SH, TRACEFS_SH, extraNsSteps } from '../../../src/plan/nsoptions.js';
 
 const scratch = mkdtempSync('/tmp/minc-unit-host-');
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -141,7 +141,7 @@ describe('validation of issue 4 options', () => {
   });
 });
 
-describe('namespace-side steps (src/plan/extra.ts)', () => {
+describe('namespace-side steps (src/plan/nsoptions.ts)', () => {
   const facts = { tools: { mount: '/bin/mount', sh: '/bin/sh' }, ldso: '/lib/ld.so', libpath: '/lib', ttyMode: false, existing: new Map(), hostname: 'h' } as never;
   const steps = (over: Partial<Config>) => extraNsSteps({ config: config(over), facts, tempdir: '/run/minc1-aaaaaa' });
 

@@ -7,7 +7,7 @@ import {
   type PlanInput,
 } from '../../../src/plan/build.js';
 import { hideSteps, runSteps, submountSteps } from '../../../src/plan/hostview.js';
-import { extraNsSteps } from '../../../src/plan/extra.js';
+import { extraNsSteps } from '../../../src/plan/nsoptions.js';
 import { fstabLine } from '../../../src/plan/table.js';
 import { DEVICES, DEV_LINKS, MASKED, PROC_READONLY, PUT_OLD, TOOLS, type Tool } from '../../../src/plan/paths.js';
 import { STAGE_FUNCTIONS, type Arg, type Step } from '../../../src/plan/types.js';

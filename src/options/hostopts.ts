@@ -10,7 +10,7 @@ import { UsageError } from '../errors.js';
 import { findHierarchies, neededControllers, parseLimits, type CgroupConfig } from '../cgroup/config.js';
 import { BRIDGE, checkPorts, parseNetMode, parsePort, parseSubnet, subnetSetting, type NetConfig } from '../net/config.js';
 import { findTool as which } from '../host/tools.js';
-import { parseBind, type Bind } from './validate.js';
+import { parseBind, type Bind } from './binds.js';
 
 /** The parsed words of these options (parse.ts's MincArgs extends this). */
 export interface ExtraArgs {
