@@ -4,6 +4,8 @@ import { release } from 'node:os';
 import { ARCHES, hostQemuArch, kernelHasUsernsBinfmt } from './options/cross.js';
 import { spawnSync } from 'node:child_process';
 import { loaderFacts, which } from './run/facts.js';
+import { findKernel } from './vm/kernel.js';
+import { kvmUsable } from './vm/options.js';
 import { writeFd } from './run/log.js';
 
 interface Check {
@@ -56,7 +58,7 @@ export function checks(): Check[] {
   const fs = readFileSync('/proc/filesystems', 'utf8');
   const overlay = /\boverlay\b/.test(fs);
   out.push({ what: 'overlayfs', ok: overlay, detail: overlay ? 'in /proc/filesystems' : 'not in /proc/filesystems', fix: 'modprobe overlay (or use --direct)' });
-  out.push(...crossChecks(fs));
+  out.push(...crossChecks(fs), ...qemuChecks());
   const { ldso, libpath } = loaderFacts();
   out.push({ what: 'dynamic loader', ok: Boolean(ldso), detail: ldso ? `${ldso} (libraries: ${libpath})` : 'not found', fix: 'minc runs host tools through the loader after pivot_root' });
   return out;
@@ -85,15 +87,31 @@ function crossChecks(filesystems: string): Check[] {
   return out;
 }
 
+/** --qemu: qemu-system, a /dev/kvm that can boot the distribution's kernel, a kernel, virtiofsd. */
+function qemuChecks(): Check[] {
+  const qemu = which('qemu-system-x86_64');
+  const kvm = kvmUsable();
+  const kernel = findKernel();
+  const virtiofsd = ['/usr/libexec/virtiofsd', '/usr/lib/qemu/virtiofsd'].find((p) => existsSync(p));
+  return [
+    { what: 'qemu-system-x86', ok: Boolean(qemu), optional: true, detail: qemu ?? 'not found (needed for --qemu)', fix: 'apt-get install qemu-system-x86' },
+    {
+      what: 'kvm', ok: kvm.ok, optional: true, detail: kvm.ok ? '/dev/kvm' : `${kvm.why ?? 'no /dev/kvm'}: --qemu needs --qemu-tcg here (slow)`,
+      fix: 'load kvm_intel or kvm_amd (a host with hardware virtualisation)',
+    },
+    { what: 'guest kernel', ok: Boolean(kernel), optional: true, detail: kernel ?? 'no /boot/vmlinuz-* (needed for --qemu)', fix: 'apt-get install linux-image-amd64' },
+    { what: 'virtiofsd', ok: Boolean(virtiofsd), optional: true, detail: virtiofsd ?? 'not found (only for MINC_QEMU_FS=virtiofs; 9p is the default)', fix: 'apt-get install qemu-system-common' },
+  ];
+}
+
 export function doctor(): number {
   const all = checks();
   for (const c of all) {
     writeFd(1, `${c.ok ? 'ok  ' : c.optional ? 'warn' : 'FAIL'} ${c.what}: ${c.detail}${c.ok || !c.fix ? '' : `  -> ${c.fix}`}\n`);
   }
   const warn = all.filter((c) => !c.ok && c.optional);
-  if (warn.length > 0) {
-    writeFd(1, `For the options that need them: apt-get install ${[...new Set(warn.map((c) => /^apt-get install (\S+)/.exec(c.fix ?? '')?.[1]))].join(' ')}\n`);
-  }
+  const optionalPkgs = [...new Set(warn.map((c) => /^apt-get install (\S+)/.exec(c.fix ?? '')?.[1]).filter(Boolean))];
+  if (optionalPkgs.length > 0) writeFd(1, `For the options that need them: apt-get install ${optionalPkgs.join(' ')}\n`);
   const bad = all.filter((c) => !c.ok && !c.optional);
   if (bad.length === 0) {
     writeFd(1, 'minc has everything it needs here.\n');

@@ -273,6 +273,10 @@ describe('--doctor', () => {
     expect(r.exitCode).toBe(0);
     for (const what of ['root', 'util-linux', 'overlay', 'capsh', 'unshare']) expect(r.stdout, what).toMatch(new RegExp(`^ok .*${what}`, 'm'));
     expect(r.stdout).not.toMatch(/FAIL/);
+    // --qemu's and --cross's needs, reported (warn where the host lacks them: only those options need them)
+    for (const what of ['qemu-system-x86', 'kvm', 'guest kernel', 'virtiofsd', 'qemu-user-static', 'binfmt_misc']) {
+      expect(r.stdout, what).toMatch(new RegExp(`^(ok  |warn) ${what}: `, 'm'));
+    }
   });
 
   it('not as root: fails and says so', async () => {
