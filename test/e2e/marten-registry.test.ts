@@ -9,25 +9,17 @@ import { copyFileSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFile
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ociLayoutTar, sha, threeLayerImage } from '../helpers/images.js';
-import { lastLine, makeStore, type Run, type TestStore } from '../helpers/marten.js';
+import { lastLine, type Run, type TestStore, ok, storePool } from '../helpers/marten.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 import { freePort, startRegistry, type Registry } from '../helpers/registry.js';
 import { SECRET, startAuthProxy, USER } from '../helpers/authproxy.js';
 
 let reg: Registry;
 let src: TestStore;
-const stores: TestStore[] = [];
+const pool = storePool();
 let work: string;
 
-const fresh = (): TestStore => {
-  const s = makeStore();
-  stores.push(s);
-  return s;
-};
-const ok = (r: Run): Run => {
-  expect(r.exitCode, r.stderr).toBe(0);
-  return r;
-};
+const fresh = pool.fresh;
 /** One error line (progress lines, `marten: <digest>: ...`, may come before it), non-zero status. */
 function oneLineError(r: Run, re: RegExp): void {
   expect(r.exitCode).not.toBe(0);
@@ -47,7 +39,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await reg?.stop();
-  for (const s of stores) s.remove();
+  pool.removeAll();
   rmSync(work, { recursive: true, force: true });
 });
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { waitFor } from '../helpers/e2e.js';
-import { lastLine, MINC_BIN, makeStore, type Run, type TestStore } from '../helpers/marten.js';
+import { lastLine, MINC_BIN, type Run, type TestStore, ok, storePool } from '../helpers/marten.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { ociLayoutTar, threeLayerImage } from '../helpers/images.js';
@@ -20,16 +20,8 @@ import { tarBuffer } from '../helpers/tarball.js';
 let reg: Registry;
 let work: string;
 let rootfs: { dir: string; remove: () => void };
-const stores: TestStore[] = [];
-const fresh = (): TestStore => {
-  const s = makeStore();
-  stores.push(s);
-  return s;
-};
-const ok = (r: Run): Run => {
-  expect(r.exitCode, r.stderr).toBe(0);
-  return r;
-};
+const pool = storePool();
+const fresh = pool.fresh;
 
 beforeAll(async () => {
   reg = await startRegistry();
@@ -46,7 +38,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await reg?.stop();
-  for (const s of stores) s.remove();
+  pool.removeAll();
   rootfs?.remove();
   rmSync(work, { recursive: true, force: true });
 });

@@ -1,4 +1,5 @@
 /** Running the real marten (bin/marten) against a private store ($MINCS_DIR in a temp dir). */
+import { expect } from 'vitest';
 import { execa, type Options } from 'execa';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,3 +42,22 @@ export function makeStore(): TestStore {
 /** The full id marten printed last. */
 export const lastLine = (s: string): string => s.trim().split('\n').at(-1) ?? '';
 export const storePath = (store: TestStore, ...p: string[]): string => join(store.dir, ...p);
+
+/** Stores made on demand by a test file (fresh), all removed at its end (removeAll). */
+export function storePool(): { fresh: () => TestStore; removeAll: () => void } {
+  const stores: TestStore[] = [];
+  return {
+    fresh: () => {
+      const s = makeStore();
+      stores.push(s);
+      return s;
+    },
+    removeAll: () => stores.splice(0).forEach((s) => s.remove()),
+  };
+}
+
+/** r, which must have succeeded (its stderr shown when it did not). */
+export function ok(r: Run): Run {
+  expect(r.exitCode, r.stderr).toBe(0);
+  return r;
+}
