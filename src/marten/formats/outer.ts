@@ -112,8 +112,10 @@ export async function unpackOuter(fd: number, dest: string): Promise<void> {
         return void stream.on('end', () => done()).resume();
       }
       mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
-      // O_EXCL: never through anything already there (there is nothing but dirs made here)
-      const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
+      // O_EXCL: never through anything already there (there is nothing but dirs made here); opened
+      // here, not by the stream: an open still in flight when a failed unpack returns would make the
+      // file after its staging dir is gone
+      const out = createWriteStream('', { fd: openSync(path, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600), autoClose: true });
       const written = pipeline(stream, out).then(() => done(), (e: unknown) => done(e));
       pending.add(written);
       void written.finally(() => pending.delete(written));
