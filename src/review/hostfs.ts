@@ -7,20 +7,9 @@
  */
 import { closeSync, constants, lstatSync, openSync, type Stats } from 'node:fs';
 import { MincError } from '../errors.js';
+import { components } from '../fs/inroot.js';
 
 const SLASH = 0x2f;
-
-export function splitPath(path: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  let start = 0;
-  for (let i = 0; i <= path.length; i++) {
-    if (i === path.length || path[i] === SLASH) {
-      if (i > start) out.push(path.subarray(start, i));
-      start = i + 1;
-    }
-  }
-  return out;
-}
 
 export const parentOf = (path: Buffer): Buffer => {
   const i = path.lastIndexOf(SLASH);
@@ -60,7 +49,7 @@ export class HostTree {
     const key = dir.toString('latin1');
     const cached = this.fds.get(key);
     if (cached !== undefined) return cached;
-    const parts = splitPath(dir);
+    const parts = components(dir); // (a '.' in it names the same dir: left out)
     if (parts.length === 0) return this.rootFd;
     const up = this.dir(parentOf(dir));
     if (up === null) return null;
