@@ -77,7 +77,7 @@ export function martenPage(marten: (args: string[]) => string): string {
   const cmds = martenCommands(help);
   return manPage('marten', 'manager of images and containers for minc', [
     { title: 'SYNOPSIS', body: ['marten [--debug] COMMAND [ARGS...]', 'marten help COMMAND'] },
-    { title: 'DESCRIPTION', body: ['marten keeps images and containers for minc under $MINCS_DIR (else MINCS_DIR= in /etc/mincs.conf, else /var/lib/mincs): it pulls and pushes images of OCI registries, imports and exports docker and OCI archives, commits containers. minc -r IMAGE runs a new container of an image.'] },
+    { title: 'DESCRIPTION', body: ['marten keeps images and containers for minc under $MINCS_DIR (else, for root, MINCS_DIR= in /etc/mincs.conf, else /var/lib/mincs; for any other user $XDG_DATA_HOME/mincs, else ~/.local/share/mincs): it pulls and pushes images of OCI registries, imports and exports docker and OCI archives, commits containers. minc -r IMAGE runs a new container of an image.'] },
     { title: 'COMMANDS', body: cmds.map((c) => [`\\fBmarten ${roff(c.name)}\\fR${c.args ? ` \\fI${roff(c.args)}\\fR` : ''}`, c.describe] as const) },
     ...cmds.map((c) => ({ title: `MARTEN ${c.name.toUpperCase()}`, body: [marten([c.name, '--help'])], literal: true })),
     { title: 'SEE ALSO', body: ['minc(1)'] },

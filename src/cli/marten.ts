@@ -82,7 +82,7 @@ async function main(argv: string[]): Promise<void> {
   const { default: yargs } = await import('yargs');
   await yargs(argv)
     .scriptName('marten')
-    .usage('$0 [--debug] COMMAND [ARGS...]\nManager of image archives and temporary containers (store: $MINCS_DIR, default /var/lib/mincs)')
+    .usage('$0 [--debug] COMMAND [ARGS...]\nManager of image archives and temporary containers (store: $MINCS_DIR, default /var/lib/mincs for root, $XDG_DATA_HOME/mincs or ~/.local/share/mincs for a user)')
     .option('debug', { type: 'boolean', describe: 'Show stack traces of errors' })
     .example('marten pull alpine:3', 'Pull an image from Docker Hub')
     .example('minc -r alpine:3 sh', 'Run a shell in a new container of it')

@@ -11,16 +11,37 @@
  * reach them (CVE-2021-41091's class).  A store made more open (by an older
  * marten, or by hand) is closed again whenever it is opened.
  */
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { isAbsolute, join } from 'node:path';
 import { MincError } from '../errors.js';
 
 export const CONF_FILE = '/etc/mincs.conf';
 export const DEFAULT_DIR = '/var/lib/mincs';
 
-/** MINCS_DIR from the environment, else MINCS_DIR= in /etc/mincs.conf, else /var/lib/mincs. */
-export function storeDir(env: NodeJS.ProcessEnv = process.env, conf = CONF_FILE): string {
+/** The euid (root when the platform has none). */
+export const euid = (): number => process.geteuid?.() ?? 0;
+
+/**
+ * A user's own store: $XDG_DATA_HOME/mincs, else ~/.local/share/mincs (as
+ * podman keeps ~/.local/share/containers).  A relative XDG_DATA_HOME is
+ * ignored, as the XDG spec says.
+ */
+export function userStoreDir(env: NodeJS.ProcessEnv = process.env): string {
+  const data = env.XDG_DATA_HOME && isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : null;
+  if (data) return join(data, 'mincs');
+  const home = env.HOME && isAbsolute(env.HOME) ? env.HOME : userInfo().homedir;
+  return join(home, '.local', 'share', 'mincs');
+}
+
+/**
+ * MINCS_DIR from the environment, else (root) MINCS_DIR= in /etc/mincs.conf,
+ * else /var/lib/mincs for root and the user's own store for anyone else:
+ * root's config never steers a user into root's store.
+ */
+export function storeDir(env: NodeJS.ProcessEnv = process.env, conf = CONF_FILE, uid = euid()): string {
   if (env.MINCS_DIR) return env.MINCS_DIR;
+  if (uid !== 0) return userStoreDir(env);
   try {
     for (const line of readFileSync(conf, 'utf8').split('\n')) {
       const m = /^\s*(?:export\s+)?MINCS_DIR=(?:"([^"]*)"|'([^']*)'|(\S*))/.exec(line);
@@ -36,7 +57,25 @@ export class Store {
   readonly dir: string;
   constructor(dir = storeDir()) {
     this.dir = dir;
+    this.checkOwner();
     this.secure();
+  }
+  /**
+   * A store is its owner's alone: another user's (root's included) is refused
+   * rather than read as empty, and root does not use a user's (whose owner
+   * could swap its entries under root's feet).
+   */
+  private checkOwner(): void {
+    let st;
+    try {
+      st = statSync(this.dir);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return; // made (as ours) when first written
+      throw new MincError(`the store ${this.dir}: ${code === 'EACCES' ? 'permission denied (another user\'s store?)' : (err as Error).message}`);
+    }
+    const me = euid();
+    if (st.uid !== me) throw new MincError(`the store ${this.dir} belongs to uid ${st.uid}, not to you (uid ${me}): each user has a store of their own (MINCS_DIR)`);
   }
   /** The top dirs, closed to other users. */
   private get tops(): string[] {

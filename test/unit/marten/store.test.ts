@@ -45,3 +45,21 @@ describe('names and ids', () => {
     expect(() => parsePlatform('linux')).toThrow(/OS\/ARCH/);
   });
 });
+
+describe('a user store', () => {
+  it('is $XDG_DATA_HOME/mincs, else ~/.local/share/mincs, for a user who is not root; /etc/mincs.conf is root\'s only', () => {
+    const dir = mkdtempSync('/tmp/marten-unit-conf-');
+    try {
+      const conf = join(dir, 'mincs.conf');
+      writeFileSync(conf, 'MINCS_DIR=/srv/mincs\n');
+      expect(storeDir({ HOME: '/home/u', XDG_DATA_HOME: '/d' }, conf, 1000)).toBe('/d/mincs');
+      expect(storeDir({ HOME: '/home/u' }, conf, 1000)).toBe('/home/u/.local/share/mincs');
+      // a relative XDG_DATA_HOME is ignored (the XDG spec)
+      expect(storeDir({ HOME: '/home/u', XDG_DATA_HOME: 'rel' }, conf, 1000)).toBe('/home/u/.local/share/mincs');
+      expect(storeDir({ HOME: '/home/u', MINCS_DIR: '/mine' }, conf, 1000)).toBe('/mine');
+      expect(storeDir({ HOME: '/root', XDG_DATA_HOME: '/d' }, conf, 0)).toBe('/srv/mincs');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
