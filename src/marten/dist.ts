@@ -13,7 +13,7 @@ import { createGunzip } from 'node:zlib';
 import { MincError, withContext } from '../errors.js';
 import { compressionOf } from './layers/extract.js';
 import { layerChunks, packLayer } from './layers/pack.js';
-import { imageConfigText, layerChain, layerInfo, type LayerInfo } from './model.js';
+import { imageConfigText, layerChain, layerInfo, layerNs, type LayerInfo } from './model.js';
 import { defaultConfig, MT, sha256, type Descriptor, type ImageConfig, type Manifest } from './oci.js';
 import type { Store } from './store.js';
 import { randomId, writeAtomic } from './txn.js';
@@ -46,9 +46,9 @@ async function layerBlob(store: Store, id: string): Promise<DistLayer> {
   }
   const tmp = join(store.blobs, `.pack-${process.pid}-${randomId().slice(0, 8)}`);
   try {
-    const p = await packLayer(join(store.image(id), 'root'), tmp);
+    const p = await packLayer(join(store.image(id), 'root'), tmp, true, undefined, layerNs(store, id));
     renameSync(tmp, store.blob(p.digest));
-    const next: LayerInfo = { diffId: p.diffId, digest: p.digest, size: p.size, mediaType: MT.ociLayerGzip };
+    const next: LayerInfo = { diffId: p.diffId, digest: p.digest, size: p.size, mediaType: MT.ociLayerGzip, ...(info.overlay ? { overlay: info.overlay } : {}) };
     writeAtomic(join(store.image(id), 'layer.json'), `${JSON.stringify(next)}\n`);
     return { id, diffId: p.diffId, blob: { mediaType: MT.ociLayerGzip, digest: p.digest, size: p.size } };
   } catch (err) {
@@ -125,7 +125,7 @@ export function exportLayers(store: Store, id: string): ExportLayer[] {
         },
       };
     }
-    return { id: l, open: () => layerChunks(join(store.image(l), 'root')) };
+    return { id: l, open: () => layerChunks(join(store.image(l), 'root'), layerNs(store, l)) };
   });
 }
 

@@ -10,6 +10,7 @@ import { MincError, withContext } from '../errors.js';
 import { installImage, checkName, setImageName, type StagedLayer } from './install.js';
 import { untarLayerFile } from './layers/extract.js';
 import { defaultConfig, type ImageConfig } from './oci.js';
+import { ownLayerInfo } from './model.js';
 import { readArchive } from './formats/archive.js';
 import { openRegular } from './formats/outer.js';
 import type { Store } from './store.js';
@@ -130,7 +131,7 @@ async function importDir(store: Store, dir: string, name?: string): Promise<stri
     } catch (err) {
       throw withContext(`importing ${dir}: copying`, err);
     }
-    writeFileSync(join(img, 'layer.json'), '{}\n');
+    writeFileSync(join(img, 'layer.json'), `${JSON.stringify(ownLayerInfo())}\n`);
     writeFileSync(join(img, 'config.json'), JSON.stringify(defaultConfig()));
     return withLock(store, () => {
       moveIntoPlace(img, store.image(id));

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MincError } from '../errors.js';
-import { listImages, type LayerInfo } from './model.js';
+import { listImages, ownLayerInfo, type LayerInfo } from './model.js';
 import { chainIds, sha256, type ImageConfig } from './oci.js';
 import { digestHex, readText, type Store } from './store.js';
 import { moveIntoPlace, withLock, writeAtomic } from './txn.js';
@@ -66,7 +66,7 @@ export async function installImage(store: Store, staging: string, layers: readon
       mkdirSync(dir);
       if (layer.root) moveIntoPlace(layer.root, join(dir, 'root'));
       if (i > 0) writeFileSync(join(dir, 'baseid'), `${ids[i - 1]}\n`);
-      writeFileSync(join(dir, 'layer.json'), `${JSON.stringify(layer.info)}\n`);
+      writeFileSync(join(dir, 'layer.json'), `${JSON.stringify(layer.root ? { ...layer.info, ...ownLayerInfo() } : layer.info)}\n`);
       moveIntoPlace(dir, target);
     });
     let top = ids.at(-1);

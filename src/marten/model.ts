@@ -8,6 +8,7 @@ import { MincError } from '../errors.js';
 import { processStart, readSettings } from '../run/settings.js';
 import { defaultConfig, type ImageConfig } from './oci.js';
 import { readJson, readText, type Store } from './store.js';
+import { ownNs, type OverlayNs } from './layers/xattrns.js';
 
 /** Digests of an image's own layer, when known (pulled or imported from a tarball, or packed once). */
 export interface LayerInfo {
@@ -17,6 +18,8 @@ export interface LayerInfo {
   mediaType?: string;
   /** a config-only image: an empty layer that is not distributed */
   empty?: boolean;
+  /** its opaque marks are user.overlay.* (a user's layer, layers/xattrns.ts); absent: trusted.overlay.* */
+  overlay?: 'user';
 }
 
 export interface ImageEntry {
@@ -164,6 +167,12 @@ export function imageConfig(store: Store, id: string): ImageConfig {
 export function layerInfo(store: Store, id: string): LayerInfo {
   return readJson<LayerInfo>(join(store.image(id), 'layer.json')) ?? {};
 }
+
+/** The xattr namespace of a layer's opaque marks. */
+export const layerNs = (store: Store, id: string): OverlayNs => (layerInfo(store, id).overlay === 'user' ? 'user' : 'trusted');
+
+/** What layer.json records of a layer this marten unpacked or made: the user's form, where it is. */
+export const ownLayerInfo = (): Pick<LayerInfo, 'overlay'> => (ownNs() === 'user' ? { overlay: 'user' } : {});
 
 /** Images and containers whose baseid is id. */
 export function dependents(store: Store, id: string): { images: ImageEntry[]; containers: ContainerEntry[] } {

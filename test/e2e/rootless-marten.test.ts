@@ -6,24 +6,100 @@
  * own.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dockerSaveTar, ociLayoutTar, sha, type Fixture } from '../helpers/images.js';
+import { startRegistry, type Registry } from '../helpers/registry.js';
 import { makeUser, type RootlessUser } from '../helpers/rootless.js';
 
 let user: RootlessUser;
 let work: string;
+let reg: Registry;
 
-beforeAll(() => {
+beforeAll(async () => {
   user = makeUser();
   work = mkdtempSync('/tmp/marten-rootless-');
   execFileSync('chmod', ['755', work]);
+  reg = await startRegistry();
 });
 
-afterAll(() => {
+afterAll(async () => {
+  await reg?.stop();
   user?.remove();
   if (work) rmSync(work, { recursive: true, force: true });
 });
+
+const sh = (script: string): string => execFileSync('sh', ['-ec', script], { encoding: 'utf8' });
+/** A file of the test's, readable by the user. */
+const shared = (name: string): string => join(work, name);
+
+/**
+ * Two layers made as root: the first with device nodes (a char and a block
+ * device, which a user cannot make), /etc/gone, /data/old, /hostile/x; the
+ * second deletes /etc/gone (.wh.), makes /data opaque (.wh..wh..opq) and
+ * brings /hostile again carrying user.overlay.opaque=y as a plain xattr
+ * (hostile: kernel overlayfs with userxattr would hide /hostile/x).
+ */
+function deviceImage(): Fixture {
+  const d = mkdtempSync(join(work, 'fx-'));
+  sh(`cd ${d}; mkdir -p l1/etc l1/data l1/dev l1/hostile l2/etc l2/data l2/hostile
+    echo gone > l1/etc/gone; echo old > l1/data/old; echo x > l1/hostile/x; echo keep > l1/keep
+    mknod l1/dev/null c 1 3; mknod l1/dev/loop7 b 7 7
+    : > l2/etc/.wh.gone; : > l2/data/.wh..wh..opq; echo new > l2/data/new; echo y > l2/hostile/y
+    setfattr -n user.overlay.opaque -v y l2/hostile; setfattr -n user.fuseoverlayfs.opaque -v y l2/hostile; setfattr -n user.mine -v 1 l2/hostile`);
+  const tar = (dir: string): Buffer => execFileSync('tar', ['-C', dir, '--xattrs', '--xattrs-include=user.*', '--numeric-owner', '--sort=name', '-cf', '-', '.'], { maxBuffer: 1 << 28 });
+  const layers = [tar(join(d, 'l1')), tar(join(d, 'l2'))];
+  rmSync(d, { recursive: true, force: true });
+  return {
+    layers,
+    config: { architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: layers.map(sha) } },
+    remove: () => undefined,
+  };
+}
+
+interface Layer { id: string; overlay?: string; diffId?: string }
+const layersOf = async (ref: string, env?: Record<string, string>): Promise<{ dir: string; layers: Layer[] }> => {
+  const r = await user.marten(['inspect', ref], { extraEnv: env });
+  expect(r.exitCode, r.stderr).toBe(0);
+  const j = JSON.parse(r.stdout) as { dir: string; layers: Layer[] };
+  return { dir: join(j.dir, '..'), layers: j.layers };
+};
+
+/** getfattr's value of name on path ('' when absent), read as root. */
+const xattr = (path: string, name: string): string => {
+  try {
+    return execFileSync('getfattr', ['--only-values', '-n', name, '--', path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return '';
+  }
+};
+
+/** The checks of a device image unpacked in the user's store (images dir, layers top first). */
+function checkUnpacked(images: string, layers: Layer[]): void {
+  expect(layers).toHaveLength(2);
+  for (const l of layers) expect(l.overlay).toBe('user');
+  const [top, bottom] = layers.map((l) => join(images, l.id, 'root'));
+  // every file the user's, no device but the whiteouts
+  expect(sh(`find ${top} ${bottom} ! -user ${user.uid} -o ! -group ${user.gid}`)).toBe('');
+  expect(sh(`find ${top} ${bottom} -type b`)).toBe('');
+  expect(sh(`find ${bottom} -type c`)).toBe('');
+  expect(sh(`stat -c '%F %t:%T' ${top}/etc/gone`).trim()).toBe('character special file 0:0');
+  expect(xattr(`${top}/data`, 'user.overlay.opaque')).toBe('y');
+  expect(xattr(`${top}/data`, 'trusted.overlay.opaque')).toBe('');
+  // the layer's own user.* xattrs come in; overlayfs's never do
+  expect(xattr(`${top}/hostile`, 'user.mine')).toBe('1');
+  expect(xattr(`${top}/hostile`, 'user.overlay.opaque')).toBe('');
+  expect(xattr(`${top}/hostile`, 'user.fuseoverlayfs.opaque')).toBe('');
+  expect(sh(`cat ${bottom}/keep ${top}/data/new`)).toBe('keep\nnew\n');
+}
+
+/** One warning line for the layer with device nodes, and no other line. */
+function oneDeviceWarning(stderr: string): void {
+  const lines = stderr.trim().split('\n').filter(Boolean);
+  expect(lines, stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^marten: layer sha256:[0-9a-f]{12}: 2 device nodes skipped \(a user cannot make them\): \/dev\/(loop7|null), \/dev\/(loop7|null)$/);
+}
 
 /** One `marten: ...` line on stderr, and a failure status. */
 const refusedCleanly = (r: { exitCode: number; stderr: string }, re: RegExp): void => {
@@ -68,5 +144,78 @@ describe('a user\'s store', () => {
     execFileSync('chmod', ['755', rootStore]);
     refusedCleanly(await user.marten(['import', user.home, '--name', 'x'], { extraEnv: env }), /belongs to uid 0/);
     expect(execFileSync('ls', ['-A', rootStore], { encoding: 'utf8' })).toBe('');
+  });
+});
+
+describe('a user\'s imports and pulls', () => {
+  let fx: Fixture;
+  beforeAll(() => {
+    fx = deviceImage();
+  });
+
+  it('imports a docker-save tarball: files the user\'s, device nodes skipped with one line, whiteouts 0/0, opaque dirs user.overlay.opaque', async () => {
+    const tarball = shared('save.tar');
+    dockerSaveTar(fx, tarball, 'dev/image:1');
+    const r = await user.marten(['import', tarball, '--name', 'devsave']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    oneDeviceWarning(r.stderr);
+    const { dir, layers } = await layersOf('devsave');
+    checkUnpacked(dir, layers);
+  });
+
+  it('imports an OCI layout directory and a rootfs tarball alike', async () => {
+    const layoutTar = shared('layout.tar');
+    ociLayoutTar(fx, layoutTar, { gzip: [true, false] });
+    const layout = shared('layout');
+    sh(`mkdir ${layout} && tar -C ${layout} -xf ${layoutTar} && chmod -R a+rX ${layout}`);
+    // another store, so the layers are unpacked again
+    const env = { XDG_DATA_HOME: join(user.home, 'other') };
+    const r = await user.marten(['import', layout, '--name', 'devlayout'], { extraEnv: env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    oneDeviceWarning(r.stderr);
+    const { dir, layers } = await layersOf('devlayout', env);
+    checkUnpacked(dir, layers);
+
+    const rootfs = shared('rootfs.tar');
+    writeFileSync(rootfs, fx.layers[0]!);
+    const f = await user.marten(['import', rootfs, '--name', 'devroot'], { extraEnv: env });
+    expect(f.exitCode, f.stderr).toBe(0);
+    oneDeviceWarning(f.stderr);
+    const one = await layersOf('devroot', env);
+    expect(one.layers).toHaveLength(1);
+    expect(one.layers[0]!.overlay).toBe('user');
+    expect(sh(`find ${one.dir}/${one.layers[0]!.id}/root ! -user ${user.uid}`)).toBe('');
+  });
+
+  it('pulls from a registry and unpacks as the user', async () => {
+    const layoutTar = shared('pull.tar');
+    ociLayoutTar(fx, layoutTar, { gzip: [true, true] });
+    const layout = shared('pull-layout');
+    sh(`mkdir ${layout} && tar -C ${layout} -xf ${layoutTar}`);
+    execFileSync('skopeo', ['copy', '--dest-tls-verify=false', `oci:${layout}`, `docker://${reg.host}/dev/pulled:1`], { stdio: 'ignore' });
+    const env = { XDG_DATA_HOME: join(user.home, 'pulls') };
+    const p = await user.marten(['pull', `${reg.host}/dev/pulled:1`], { extraEnv: env });
+    expect(p.exitCode, p.stderr).toBe(0);
+    const u = await user.marten(['unpack', `${reg.host}/dev/pulled:1`], { extraEnv: env });
+    expect(u.exitCode, u.stderr).toBe(0);
+    oneDeviceWarning(u.stderr);
+    const { dir, layers } = await layersOf(`${reg.host}/dev/pulled:1`, env);
+    checkUnpacked(dir, layers);
+    // the record of the form survives a later pack (push packs no pulled layer again: its blob is kept)
+    for (const l of layers) expect(l.diffId).toMatch(/^sha256:/);
+  });
+
+  it('exports a user\'s image with root as the owner and the whiteouts back in OCI form', async () => {
+    const out = join(user.home, 'export.tar');
+    const r = await user.marten(['export', 'devsave', '-o', out]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const x = mkdtempSync(join(work, 'exp-'));
+    sh(`tar -C ${x} -xf ${out}`);
+    const index = JSON.parse(execFileSync('cat', [join(x, 'manifest.json')], { encoding: 'utf8' })) as { Layers: string[] }[];
+    const listing = index[0]!.Layers.map((l) => execFileSync('tar', ['--numeric-owner', '-tvf', join(x, l)], { encoding: 'utf8' })).join('');
+    expect(listing).toMatch(/ 0\/0 .* \.?\/?etc\/\.wh\.gone/);
+    expect(listing).toMatch(/data\/\.wh\.\.wh\.\.opq/);
+    expect(listing).not.toMatch(new RegExp(` ${user.uid}/`));
+    expect(listing).not.toMatch(/hostile\/\.wh\.\.wh\.\.opq/);
   });
 });

@@ -2,7 +2,8 @@
  * Unpacking an OCI/Docker layer file into a directory (unpack.ts: GNU tar
  * and friends do it), then turning OCI whiteouts into overlayfs ones:
  *   .wh.NAME      -> NAME as a character device 0/0
- *   .wh..wh..opq  -> the directory gets trusted.overlay.opaque=y
+ *   .wh..wh..opq  -> the directory gets trusted.overlay.opaque=y (a user's
+ *                    layer: user.overlay.opaque=y, xattrns.ts)
  */
 import { closeSync, readSync } from 'node:fs';
 import { MincError, withContext } from '../../errors.js';
@@ -10,6 +11,7 @@ import { shQuote } from '../../plan/render.js';
 import { spawn } from 'node:child_process';
 import { run, toolError } from '../proc.js';
 import { openRegular } from '../formats/outer.js';
+import { opaqueName, type OverlayNs } from './xattrns.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 
@@ -56,7 +58,7 @@ export interface UnpackOptions {
  * Paths stay bytes: find's output is read as latin1 (one char a byte) and
  * the script goes to sh's stdin as latin1 again, never through UTF-8.
  */
-export async function convertWhiteouts(dir: string): Promise<number> {
+export async function convertWhiteouts(dir: string, ns: OverlayNs = 'trusted'): Promise<number> {
   const found = await run('find', [dir, '-name', '.wh.*', '-print0']);
   const paths = found.stdout.toString('latin1').split('\0').filter(Boolean);
   if (paths.length === 0) return 0;
@@ -72,7 +74,7 @@ export async function convertWhiteouts(dir: string): Promise<number> {
       lines.push(`rm -rf -- ${shQuote(`${parent}/${name}`)}`, `mknod -- ${shQuote(`${parent}/${name}`)} c 0 0`);
     }
   }
-  for (const o of opaque) lines.push(`setfattr -n trusted.overlay.opaque -v y -- ${shQuote(o)}`);
+  for (const o of opaque) lines.push(`setfattr -n ${opaqueName(ns)} -v y -- ${shQuote(o)}`);
   try {
     await runScript(Buffer.from(`${lines.join('\n')}\n`, 'latin1'));
   } catch (e) {

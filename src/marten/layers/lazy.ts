@@ -8,9 +8,9 @@
 import { existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { MincError, withContext } from '../../errors.js';
-import { isPacked, layerChain, layerInfo, shortId } from '../model.js';
+import { isPacked, layerChain, layerInfo, ownLayerInfo, shortId } from '../model.js';
 import type { Store } from '../store.js';
-import { withLock, withStaging } from '../txn.js';
+import { withLock, withStaging, writeAtomic } from '../txn.js';
 import { mapLimit } from '../util.js';
 import { untarLayerFile, type UnpackOptions } from './extract.js';
 
@@ -33,7 +33,11 @@ export async function unpackImage(store: Store, id: string, opts: UnpackOptions 
     return withLock(store, () => {
       packed.forEach((l, i) => {
         if (!existsSync(store.image(l))) throw new MincError(`layer ${shortId(l)} was removed meanwhile`);
-        if (!existsSync(join(store.image(l), 'root'))) renameSync(roots[i]!, join(store.image(l), 'root'));
+        if (existsSync(join(store.image(l), 'root'))) return;
+        // the form of its marks first: a root/ is never there without it
+        const own = ownLayerInfo();
+        if (own.overlay) writeAtomic(join(store.image(l), 'layer.json'), `${JSON.stringify({ ...layerInfo(store, l), ...own })}\n`);
+        renameSync(roots[i]!, join(store.image(l), 'root'));
       });
       return packed;
     });

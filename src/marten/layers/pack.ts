@@ -16,10 +16,13 @@ import { MincError, withContext } from '../../errors.js';
 import { gzipTo } from './gzip.js';
 import { Hasher } from './hasher.js';
 import { BLOCK, END, encodeHeader, padding, type TarHeader } from './tarwriter.js';
+import { ownerMap, type IdMap } from './idmap.js';
+import { opaqueName, type OverlayNs } from './xattrns.js';
 
-/** Directories under root marked opaque (getfattr -R, one process), as latin1 strings of their path bytes. */
-export async function opaqueDirs(root: string): Promise<Set<string>> {
-  const r = await run('getfattr', ['-R', '-P', '--absolute-names', '-d', '-m', '^trusted\\.overlay\\.opaque$', root], false)
+/** Directories under root marked opaque by one of names (getfattr -R, one process), as latin1 strings of their path bytes. */
+export async function opaqueDirs(root: string, names: readonly string[] = [opaqueName('trusted')]): Promise<Set<string>> {
+  const match = `^(${names.map((n) => n.replace(/\./g, '\\.')).join('|')})$`;
+  const r = await run('getfattr', ['-R', '-P', '--absolute-names', '-d', '-m', match, root], false)
     .catch((e: unknown) => {
       throw withContext('reading overlayfs opaque marks (getfattr is in the attr package)', e);
     });
@@ -28,7 +31,7 @@ export async function opaqueDirs(root: string): Promise<Set<string>> {
   // getfattr escapes unprintable bytes (and backslash) as \ooo: latin1 keeps every other byte as one char
   for (const line of r.stdout.toString('latin1').split('\n')) {
     if (line.startsWith('# file: ')) file = line.slice(8).replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-    else if (file && /^trusted\.overlay\.opaque="y"/i.test(line)) out.add(file);
+    else if (file && names.some((n) => line.startsWith(`${n}="y"`))) out.add(file);
   }
   return out;
 }
@@ -64,21 +67,21 @@ function* fileBody(full: Buffer, size: number, shown: string): Generator<Buffer>
   }
 }
 
-function* walk(root: Buffer, rel: Buffer | null, opaque: Set<string>, links: Map<string, Buffer>): Generator<Buffer> {
+function* walk(root: Buffer, rel: Buffer | null, opaque: Set<string>, links: Map<string, Buffer>, ids: IdMap): Generator<Buffer> {
   const dir = rel ? cat(root, SLASH, rel) : root;
   const names = readdirSync(dir, { encoding: 'buffer' }).sort(Buffer.compare);
   for (const n of names) {
     const path = rel ? cat(rel, SLASH, n) : n;
     const full = cat(root, SLASH, path);
     const st = lstatSync(full);
-    const base = { name: path, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000) };
+    const base = { name: path, mode: st.mode & 0o7777, uid: ids.uid(st.uid), gid: ids.gid(st.gid), mtime: Math.floor(st.mtimeMs / 1000) };
     const emit = (h: Partial<TarHeader> & { type: TarHeader['type'] }): Buffer => encodeHeader({ ...base, ...h });
     if (st.isCharacterDevice() && st.rdev === 0) {
       yield emit({ type: 'file', name: cat(rel ? cat(rel, SLASH) : Buffer.alloc(0), Buffer.from('.wh.'), n), mode: 0, size: 0 });
     } else if (st.isDirectory()) {
       yield emit({ type: 'directory' });
       if (opaque.has(key(full))) yield emit({ type: 'file', name: cat(path, Buffer.from('/.wh..wh..opq')), mode: 0, size: 0 });
-      yield* walk(root, path, opaque, links);
+      yield* walk(root, path, opaque, links, ids);
     } else if (st.isSymbolicLink()) {
       yield emit({ type: 'symlink', linkname: readlinkSync(full, { encoding: 'buffer' }) });
     } else if (st.isFile()) {
@@ -100,8 +103,8 @@ function* walk(root: Buffer, rel: Buffer | null, opaque: Set<string>, links: Map
   }
 }
 
-function* layerTar(root: string, opaque: Set<string>): Generator<Buffer> {
-  yield* walk(Buffer.from(root), null, opaque, new Map());
+function* layerTar(root: string, opaque: Set<string>, ids: IdMap): Generator<Buffer> {
+  yield* walk(Buffer.from(root), null, opaque, new Map(), ids);
   yield END;
 }
 
@@ -111,18 +114,24 @@ export interface PackedLayer {
   size: number;
 }
 
-/** The plain tar of root as an OCI layer, in pieces (the opaque marks read first); errors name root. */
-export async function layerChunks(root: string): Promise<Iterable<Buffer>> {
+/**
+ * The plain tar of root as an OCI layer, in pieces (the opaque marks, in
+ * namespace ns, read first); errors name root.  A user's layer (ns user) is
+ * owned by the user: its files are root's in the tar, as the rootless run
+ * shows them.
+ */
+export async function layerChunks(root: string, ns: OverlayNs = 'trusted'): Promise<Iterable<Buffer>> {
   let opaque: Set<string>;
+  const ids = ownerMap(ns === 'user');
   try {
-    opaque = await opaqueDirs(root);
+    opaque = await opaqueDirs(root, [opaqueName(ns)]);
   } catch (err) {
     throw packError(root, err);
   }
   return {
     *[Symbol.iterator]() {
       try {
-        yield* layerTar(root, opaque);
+        yield* layerTar(root, opaque, ids);
       } catch (err) {
         throw packError(root, err);
       }
@@ -131,8 +140,8 @@ export async function layerChunks(root: string): Promise<Iterable<Buffer>> {
 }
 
 /** The same as a stream. */
-export async function layerStream(root: string): Promise<Readable> {
-  return Readable.from(await layerChunks(root), { objectMode: false, highWaterMark: 64 * BLOCK });
+export async function layerStream(root: string, ns: OverlayNs = 'trusted'): Promise<Readable> {
+  return Readable.from(await layerChunks(root, ns), { objectMode: false, highWaterMark: 64 * BLOCK });
 }
 
 function packError(root: string, err: unknown, file?: string): Error {
@@ -144,8 +153,8 @@ function packError(root: string, err: unknown, file?: string): Error {
 }
 
 /** Pack root as an OCI layer into file, gzipped unless gzip is false. */
-export async function packLayer(root: string, file: string, gzip = true, pigz?: string | null): Promise<PackedLayer> {
-  const tar = await layerStream(root);
+export async function packLayer(root: string, file: string, gzip = true, pigz?: string | null, ns: OverlayNs = 'trusted'): Promise<PackedLayer> {
+  const tar = await layerStream(root, ns);
   try {
     const diff = new Hasher();
     const blob = new Hasher();

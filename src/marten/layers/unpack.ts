@@ -15,23 +15,43 @@ import { MincError, withContext } from '../../errors.js';
 import { convertWhiteouts, type Compression, type UnpackOptions } from './extract.js';
 import { Hasher } from './hasher.js';
 import { toolError } from '../proc.js';
+import { euid } from '../store.js';
+import { FOREIGN_OVERLAY_XATTRS, ownNs } from './xattrns.js';
 
-export const TAR_EXTRACT = ['-x', '--ignore-zeros', '-f', '-', '--numeric-owner', '--same-permissions', '--same-owner',
-  '--xattrs', '--xattrs-include=security.capability', '--xattrs-include=user.*'];
+/**
+ * GNU tar's extraction: root keeps the layer's owners; a user cannot chown,
+ * so its files are the user's own (the rootless run shows them as root's).
+ * overlayfs's own xattrs never come in from a layer (xattrns.ts).
+ */
+export function tarExtract(root = euid() === 0): string[] {
+  return ['-x', '--ignore-zeros', '-f', '-', '--numeric-owner', '--same-permissions', root ? '--same-owner' : '--no-same-owner',
+    '--xattrs', '--xattrs-include=security.capability', '--xattrs-include=user.*', ...FOREIGN_OVERLAY_XATTRS];
+}
 
 /** A child process as a stream stage (stdin -> stdout); its failure names it and its first stderr line. */
-export function childStage(cmd: string, args: string[], stdout: 'pipe' | 'ignore'): { proc: ReturnType<typeof spawn>; done: Promise<void> } {
+export function childStage(cmd: string, args: string[], stdout: 'pipe' | 'ignore', accept?: (stderr: string) => boolean): { proc: ReturnType<typeof spawn>; done: Promise<void>; stderr: () => string } {
   const proc = spawn(cmd, args, { stdio: ['pipe', stdout, 'pipe'] });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const done = new Promise<void>((resolve, reject) => {
     proc.on('error', (e) => reject(new MincError(`${cmd}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : e.message}`)));
     proc.on('close', (code, sig) => {
-      if (code === 0) resolve();
+      if (code === 0 || (code !== null && accept?.(err))) resolve();
       else reject(new MincError(`${cmd}: ${toolError(cmd, err) ?? (sig ? `killed by ${sig}` : `status ${code}`)}`));
     });
   });
-  return { proc, done };
+  return { proc, done, stderr: () => err };
+}
+
+/** GNU tar's complaint about a device node a user may not make. */
+const MKNOD = /^tar: (.*): Cannot mknod: Operation not permitted$/;
+
+/** The device nodes tar could not make, when that is all it complained of (a user's unpack); else null. */
+export function skippedDevices(stderr: string): string[] | null {
+  const lines = stderr.split('\n').filter(Boolean);
+  const nodes = lines.flatMap((l) => MKNOD.exec(l)?.slice(1, 2) ?? []);
+  const rest = lines.filter((l) => !MKNOD.test(l) && l !== 'tar: Exiting with failure status due to previous errors');
+  return nodes.length > 0 && rest.length === 0 ? nodes : null;
 }
 
 /** The default bound of a layer's uncompressed size (--max-layer-size): a gzip bomb stops there. */
@@ -74,7 +94,9 @@ export async function unpackFile(file: number, kind: Compression, dest: string, 
   const diff = new Hasher();
   const max = opts.maxSize ?? DEFAULT_MAX_LAYER;
   const bound = limit(max, opts.maxSizeText ?? `${max} bytes`);
-  const tar = childStage('tar', [...TAR_EXTRACT, '-C', dest], 'ignore');
+  // a user's tar cannot make device nodes: they are skipped (said once a layer below), not an error
+  const user = euid() !== 0;
+  const tar = childStage('tar', [...tarExtract(!user), '-C', dest], 'ignore', user ? (e) => skippedDevices(e) !== null : undefined);
   let zstd: ReturnType<typeof childStage> | null = null;
   const feed: Promise<unknown>[] = [];
   if (kind === 'zstd') {
@@ -101,6 +123,12 @@ export async function unpackFile(file: number, kind: Compression, dest: string, 
   // (digest() once: a hash object gives its digest only once)
   const got = expectDigest && packed instanceof Hasher ? packed.digest() : expectDigest;
   if (got !== expectDigest) throw new MincError(`layer ${expectDigest}: digest mismatch (got ${got}): the image is corrupt; pull or export it again`);
-  await convertWhiteouts(dest);
-  return diff.digest();
+  await convertWhiteouts(dest, ownNs());
+  const diffId = diff.digest();
+  const skipped = user ? skippedDevices(tar.stderr()) : null;
+  if (skipped) {
+    const shown = skipped.slice(0, 3).map((n) => n.replace(/^\.\//, '/')).join(', ');
+    process.stderr.write(`marten: layer ${diffId.slice(0, 19)}: ${skipped.length} device node${skipped.length > 1 ? 's' : ''} skipped (a user cannot make them): ${shown}${skipped.length > 3 ? ', ...' : ''}\n`);
+  }
+  return diffId;
 }
