@@ -43,8 +43,8 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   if (args.review && args.background) throw new UsageError('--review asks on the terminal: it cannot run in the background (-B)');
   // -r IMAGE / -t CONTAINER: the store's business (marten), looked up here so the validation pass stays below it
-  // (not for a user who may not run minc at all: validate says so first)
-  const image = args.dryRun || process.getuid?.() === 0 ? imageRun(args.rootdir, args.tempdir) : null;
+  // (a user's own store for a user: src/marten/store.ts)
+  const image = imageRun(args.rootdir, args.tempdir);
   const config = validate(args.review ? { ...args, keep: true } : args, process.env, image);
   const facts = gatherFacts();
   if (config.dryRun) {

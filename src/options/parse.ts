@@ -44,6 +44,8 @@ export interface MincArgs extends ExtraArgs {
   qemu?: boolean;
   qemuTcg?: boolean;
   qemuKernel?: string;
+  /** --nopriv DIR: MINCS's rootless run in DIR, writing to it (src/options/rootless.ts) */
+  nopriv?: string;
   /** --cross ARCH / --arch ARCH (src/options/cross.ts) */
   cross?: string;
 }

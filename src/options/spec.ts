@@ -64,5 +64,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'qemu', describe: "Run the command in a KVM guest booting the host distribution's kernel (/boot/vmlinuz-*)" },
   { name: 'qemu-tcg', describe: 'With --qemu: run the guest without KVM (TCG: slow)' },
   { name: 'cross', alias: 'arch', value: 'ARCH', describe: 'Run a root of another architecture (amd64 arm arm64 ppc64el riscv64 s390x and aliases): every process under qemu-user-static, registered in binfmt_misc of the container\'s own user namespace (Linux 6.7+)' },
+  // issue 11: rootless
+  { name: 'nopriv', value: 'DIR', describe: "MINCS's rootless run: the command in root directory DIR as root of a user namespace, writing to DIR itself (a user who is not root gets a rootless run anyway)" },
   { name: 'qemu-kernel', value: 'FILE', describe: 'With --qemu: boot FILE instead of the newest /boot/vmlinuz-*' },
 ];

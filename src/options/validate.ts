@@ -17,6 +17,7 @@ import { validateExtra, x11Binds, type ExtraConfig } from './hostopts.js';
 import { parseBind, parseHide, statOrNull, type Bind } from './binds.js';
 
 export { parseBind, parseHide, type Bind };
+import { isRootless, rootlessConfig, type RootlessConfig } from './rootless.js';
 import { foreignImage, validateCross, type CrossConfig } from './cross.js';
 
 export interface Config extends ExtraConfig {
@@ -48,6 +49,8 @@ export interface Config extends ExtraConfig {
   readonly image?: ImageRun;
   /** --rm: the container -r IMAGE makes goes when the run ends */
   readonly rm?: boolean;
+  /** a rootless run (a user who is not root, or --nopriv): src/options/rootless.ts, src/rootless/ */
+  readonly rootless?: RootlessConfig;
   /** --cross ARCH: the interpreter and its binfmt_misc line (src/options/cross.ts, src/plan/cross.ts) */
   readonly cross?: CrossConfig;
 }
@@ -136,9 +139,8 @@ function parseCaps(spec: string): string[] {
  * store; null when they name directories.
  */
 export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env, image: ImageRun | null = null): Config {
-  if (!args.dryRun && process.getuid?.() !== 0) {
-    throw new UsageError('must be run as root (try: sudo minc ...); --dry-run shows the plan without root');
-  }
+  const rootless = isRootless(args.nopriv);
+  if (args.nopriv !== undefined && (args.rootdir !== undefined || image)) throw new UsageError('--nopriv DIR names the root directory itself: leave out -r');
   if (args.rm && (!image || image.container || args.keep)) {
     throw new UsageError('--rm removes the container a run of -r IMAGE makes: it goes with -r IMAGE only, not with -t or -k');
   }
@@ -160,13 +162,14 @@ export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env, i
   const crossArch = args.cross ?? (args.rootdir === undefined ? saved?.cross : undefined);
   const cross = crossArch !== undefined ? validateCross(crossArch) : null;
   if (image) foreignImage(image.architecture, crossArch);
-  const rootdir = image ? image.layers[0]! : args.rootdir !== undefined ? directory('--rootdir', args.rootdir) : saved?.rootdir ?? '/';
+  const rootdir = image ? image.layers[0]! : args.nopriv !== undefined ? directory('--nopriv', args.nopriv) : args.rootdir !== undefined ? directory('--rootdir', args.rootdir) : saved?.rootdir ?? '/';
   if (saved && !image && args.rootdir !== undefined && rootdir !== saved.rootdir) {
     // a kept dir's storage is changes to its root: over another root they would mean something else
     throw new UsageError(`--tempdir '${args.tempdir}' was made with root directory '${saved.rootdir}', not '${rootdir}': leave out -r, or give a new -t dir`);
   }
   if (/[,:\\]/.test(rootdir)) throw new UsageError(`--rootdir '${rootdir}': overlayfs cannot take a path with ',', ':' or '\\'`);
-  const direct = args.direct || (args.tempdir !== undefined && !args.rootdir && saved?.direct === true);
+  // --nopriv DIR: MINCS's rootless run writes to DIR itself
+  const direct = args.direct || args.nopriv !== undefined || (args.tempdir !== undefined && !args.rootdir && saved?.direct === true);
   const roots = [...(tempdir && !direct ? [join(tempdir, 'storage')] : []), ...(image?.layers ?? [rootdir])];
   if (args.name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$/.test(args.name)) {
     throw new UsageError(`--name '${args.name}': a hostname is up to 64 letters, digits, '.' and '-'`);
@@ -179,6 +182,7 @@ export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env, i
       if (!callerFd(fd)) throw new UsageError(`--preserve-fds ${preserveFds}: file descriptor ${fd} is not open`);
     }
   }
+  const user = (args.user ?? image?.user) !== undefined ? parseUser((args.user ?? image?.user)!, roots) : undefined;
   const command = args.command.length > 0 ? args.command : image ? image.command ?? ['/bin/sh'] : [shellIn(roots, env.SHELL)];
   return {
     command,
@@ -191,7 +195,7 @@ export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env, i
     name: args.name ?? image?.name ?? saved?.name,
     binds: [...x11Binds(args, env), ...args.bind.map(parseBind)], // -X's binds first (src/options/hostopts.ts)
     hide: (args.hide ?? []).map(parseHide),
-    user: (args.user ?? image?.user) !== undefined ? parseUser((args.user ?? image?.user)!, roots) : undefined,
+    user,
     usedev: args.usedev,
     nocaps: args.nocaps !== undefined ? parseCaps(args.nocaps) : undefined,
     asPid1: args.asPid1,
@@ -201,5 +205,6 @@ export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env, i
     ...(image ? { image, layers: image.layers, env: image.env, workdir: image.workdir } : {}),
     ...validateExtra(args, env, roots),
     ...(cross ? { cross } : {}),
+    ...(rootless ? { rootless: rootlessConfig(args, rootdir, image?.layers, user) } : {}),
   };
 }

@@ -6,7 +6,7 @@
  */
 import type { Config } from '../options/validate.js';
 import type { Facts } from '../run/facts.js';
-import { BELOW, DEVICES, DEVLINKS, DEV_LINKS, MASKED, PROC_READONLY, PUT_OLD, type Tool } from './paths.js';
+import { BELOW, DEVICES, DEVLINKS, DEVNODES, DEV_LINKS, MASKED, PROC_READONLY, PUT_OLD, type Tool } from './paths.js';
 import { gatherTables } from './table.js';
 import type { Arg, Plan, PlanFile, PlanInput, Step } from './types.js';
 import { pidsMaxFile } from '../cgroup/plan.js';
@@ -15,6 +15,7 @@ export type { PlanInput } from './types.js';
 import { extraNsSteps } from './nsoptions.js';
 import { crossSteps } from './cross.js';
 import { hideSteps, hostViewFiles, overlayExtra, runSteps, submountSteps } from './hostview.js';
+import { rootlessRootSteps } from '../rootless/plan.js';
 
 const s = (why: string, ...argv: Arg[]): Step => ({ why, argv });
 
@@ -37,9 +38,13 @@ const rootOf = (tempdir: string): string => `${tempdir}/root`;
  * minc-coat).  (The mount namespace is private already: unshare --mount's
  * default propagation is private, so nothing mounted here reaches the host.)
  */
-export function rootSteps({ config, facts, tempdir }: PlanInput): Step[] {
+export function rootSteps(input: PlanInput): Step[] {
+  const { config, facts, tempdir } = input;
   const root = rootOf(tempdir);
-  const steps: Step[] = [s('Note the pid of this init as the host sees it (written to TEMPDIR/pid once the command starts)', 'host_pid')];
+  const hostPid = s('Note the pid of this init as the host sees it (written to TEMPDIR/pid once the command starts)', 'host_pid');
+  // rootless: the root is mounted before the PID namespace is entered (src/rootless/plan.ts)
+  if (config.rootless) return [...rootlessRootSteps(input), hostPid];
+  const steps: Step[] = [hostPid];
   if (config.direct) {
     steps.push(s('Bind the root directory itself (--direct): writes reach it', tool(facts, 'mount'), '--bind', config.rootdir, root));
   } else {
@@ -68,7 +73,7 @@ export function hostSteps({ config, facts, tempdir }: PlanInput): Step[] {
 export const dropsRoot = (config: Config): boolean => Boolean(config.user || config.nocaps);
 
 /** A fresh /proc with runc's read-only paths, and a read-only /sys. */
-export function procSysSteps({ facts, tempdir }: PlanInput): Step[] {
+export function procSysSteps({ config, facts, tempdir }: PlanInput): Step[] {
   const root = rootOf(tempdir);
   const steps: Step[] = [
     s('/proc mount point (not a symlink of the root directory)', 'plain_dir', `${root}/proc`),
@@ -79,7 +84,10 @@ export function procSysSteps({ facts, tempdir }: PlanInput): Step[] {
   }
   steps.push(
     s('/sys mount point', 'plain_dir', `${root}/sys`),
-    m('/sys is read-only (MINCS binds it writable)', tool(facts, 'mount'), '-t', 'sysfs', '-o', 'ro,nosuid,nodev,noexec', 'sysfs', `${root}/sys`),
+    config.rootless && !config.net
+      // sysfs is mounted only by a user namespace that owns its network namespace
+      ? m("/sys is the host's, read-only (rootless, no network namespace of its own: sysfs cannot be mounted)", tool(facts, 'mount'), '--rbind', '-o', 'ro', '/sys', `${root}/sys`)
+      : m('/sys is read-only (MINCS binds it writable)', tool(facts, 'mount'), '-t', 'sysfs', '-o', 'ro,nosuid,nodev,noexec', 'sysfs', `${root}/sys`),
   );
   return steps;
 }
@@ -112,7 +120,15 @@ export function devSteps({ config, facts, tempdir }: PlanInput): Step[] {
     // the links every /dev has are made by the runner in TEMPDIR/devlinks (devLinkFiles) and copied in with the nodes
     const links = DEV_LINKS.map(([, link]) => `${tempdir}/${DEVLINKS}/${link.split('/').at(-1)}`);
     const named = DEV_LINKS.map(([t, l]) => `${l} -> ${t}`).join(', ');
-    if (facts.hostDevNodes) {
+    if (config.rootless) {
+      // a user namespace may not mknod: the host's nodes are bound on empty files (as bubblewrap does), by a second table
+      const nodes = DEVICES.map(([n]) => `${tempdir}/${DEVLINKS}/${n}`);
+      steps.push(s(`Empty files for ${DEVICES.map(([n]) => n).join(' ')} (the host's nodes are bound on them: no mknod in a user namespace), and ${named}`,
+        tool(facts, 'cp'), '-a', ...nodes, ...links, `${dev}/`));
+      for (const [n] of DEVICES) {
+        steps.push({ why: `The host's /dev/${n} on /dev/${n}`, argv: [mount, '--bind', `/dev/${n}`, `${dev}/${n}`], table: DEVNODES });
+      }
+    } else if (facts.hostDevNodes) {
       // one exec for all six and the links: cp -a makes each node anew with mknod(2), as the host's (checked: facts.ts)
       steps.push(s(`The container's own ${DEVICES.map(([n]) => n).join(' ')} (new nodes: cp -a makes them with mknod(2), as docker does with mknod), and ${named}`,
         tool(facts, 'cp'), '-a', ...DEVICES.map(([n]) => `/dev/${n}`), ...links, `${dev}/`));
@@ -125,7 +141,8 @@ export function devSteps({ config, facts, tempdir }: PlanInput): Step[] {
   }
   // (X-mount.mkdir: mount(8) makes the mount point in the new /dev tmpfs)
   steps.push(m('A new devpts instance: the container sees only its own ptys',
-    mount, '-t', 'devpts', '-o', 'newinstance,ptmxmode=0666,mode=0620,gid=5,nosuid,noexec,X-mount.mkdir', 'devpts', `${dev}/pts`));
+    // (gid 5, tty, exists in a user namespace only where subordinate ids map it)
+    mount, '-t', 'devpts', '-o', `newinstance,ptmxmode=0666,mode=0620,${config.rootless && !config.rootless.mapAuto ? '' : 'gid=5,'}nosuid,noexec,X-mount.mkdir`, 'devpts', `${dev}/pts`));
   if (config.usedev) {
     steps.push(m('/dev/ptmx opens this devpts instance', mount, '--bind', `${dev}/pts/ptmx`, `${dev}/ptmx`));
   } else {
@@ -146,7 +163,10 @@ export function devSteps({ config, facts, tempdir }: PlanInput): Step[] {
 /** The links every /dev has, made in the temp dir for devSteps' cp (no ln exec each). */
 export function devLinkFiles({ config }: PlanInput): Record<string, PlanFile> {
   if (config.usedev) return {};
-  return Object.fromEntries(DEV_LINKS.map(([target, link]) => [`${DEVLINKS}/${link.split('/').at(-1)}`, { symlink: target }]));
+  const links: [string, PlanFile][] = DEV_LINKS.map(([target, link]) => [`${DEVLINKS}/${link.split('/').at(-1)}`, { symlink: target }]);
+  // rootless: the empty files the host's nodes are bound on
+  const nodes: [string, PlanFile][] = config.rootless ? DEVICES.map(([n]) => [`${DEVLINKS}/${n}`, '']) : [];
+  return Object.fromEntries([...links, ...nodes]);
 }
 
 /** /etc: name resolution from the temp dir, /etc/mtab from /proc/mounts. */
@@ -252,8 +272,9 @@ export function buildPlan(input: PlanInput): Plan {
     ...rootSteps(input), ...submountSteps(input),
     // /etc (and the hostname, the fifos) in a lane: nothing below needs it
     ...[...hostSteps(input), ...etcSteps(input)].map((st) => ({ ...st, lane: 'etc' })),
-    ...below.filter((st) => st.argv[0] === 'plain_dir'), ...below.filter((st) => st.table),
+    ...below.filter((st) => st.argv[0] === 'plain_dir'), ...below.filter((st) => st.table === BELOW),
     ...below.filter((st) => st.argv[0] !== 'plain_dir' && !st.table),
+    ...below.filter((st) => st.table === DEVNODES), // (rootless: the host's nodes bound on the files just made)
     s('Wait for the set-up of /etc', 'join_lane', 'etc'),
     ...extraNsSteps(input), ...hideSteps(input), ...bindSteps(input),
     ...crossSteps(input), // --cross: init enters a user namespace of its own with its own binfmt_misc (plan/cross.ts)

@@ -25,7 +25,8 @@ export const overlayExtra = (config: PlanInput['config']): string => (config.kee
 
 /** The host's mounts this run shows (none unless the root directory is the host's / itself). */
 export function shownMounts({ config, facts }: PlanInput): readonly HostMount[] {
-  if (config.rootdir !== '/' || config.layers) return [];
+  // (rootless: fuse-overlayfs shows them all through its lower, src/rootless/plan.ts)
+  if (config.rootdir !== '/' || config.layers || config.rootless) return [];
   return facts.mounts ?? [];
 }
 

@@ -47,7 +47,7 @@ export const DEV_LINKS = [
 ] as const;
 
 /** Host tools the plan runs, by name; facts.ts finds them on the host. */
-export const TOOLS = ['mount', 'umount', 'mkdir', 'touch', 'rm', 'ln', 'readlink', 'mknod', 'cp', 'mkfifo', 'chroot', 'env', 'hostname', 'pivot_root', 'sh', 'unshare', 'setpriv', 'capsh'] as const;
+export const TOOLS = ['mount', 'umount', 'mkdir', 'touch', 'rm', 'ln', 'readlink', 'mknod', 'cp', 'mkfifo', 'chroot', 'env', 'hostname', 'pivot_root', 'sh', 'unshare', 'setpriv', 'capsh', 'fuse-overlayfs'] as const;
 export type Tool = (typeof TOOLS)[number];
 
 /** Linux capability names (capabilities(7)), for --nocaps validation. */
@@ -77,6 +77,8 @@ export const BELOW = 'below.fstab';
 
 /** The temp dir's directory of the links every /dev has, copied into the container's /dev with its nodes. */
 export const DEVLINKS = 'devlinks';
+/** rootless: the table that binds the host's device nodes on the empty files of /dev */
+export const DEVNODES = 'devnodes.fstab';
 
 /** The empty file --hide binds over a hidden file. */
 export const HIDDEN_FILE = 'hidden';
@@ -84,7 +86,7 @@ export const HIDDEN_FILE = 'hidden';
 /** Files of a run in the temp dir that a kept one does not keep: the start fifos, the steps' stderr, the plan's files. */
 /** --cross: the fifo on which init, in its new user namespace, learns it has its id map (plan/cross.ts) */
 export const CROSS_FIFO = 'crossgo';
-export const RUN_FILES: readonly string[] = ['ready', 'go', CROSS_FIFO, stepErrFile(), ...LANES.map(stepErrFile), MOUNTS_FSTAB, BELOW, `${BELOW}.err`, HIDDEN_FILE, DEVLINKS];
+export const RUN_FILES: readonly string[] = ['ready', 'go', CROSS_FIFO, stepErrFile(), ...LANES.map(stepErrFile), MOUNTS_FSTAB, BELOW, `${BELOW}.err`, HIDDEN_FILE, DEVLINKS, DEVNODES, `${DEVNODES}.err`, 'fuse.err'];
 
 /** Prefix of temp dir names: minc<pid>-XXXXXX. */
 export const TEMP_PREFIX = 'minc';

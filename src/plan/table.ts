@@ -24,6 +24,7 @@ export function fstabLine(argv: readonly Arg[]): string {
     if (a === '-t') type = String(argv[++i]);
     else if (a === '-o') opts.push(String(argv[++i]));
     else if (a === '--bind') bind = true;
+    else if (a === '--rbind') opts.unshift('rbind');
     else if (a !== '--') words.push(a);
   }
   if (words.length !== 2) throw new Error(`not a mount of one source on one target: ${argv.join(' ')}`);

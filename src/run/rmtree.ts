@@ -6,6 +6,9 @@
  * Symlinks are removed, never followed; names stay bytes.
  */
 import { readdirSync, rmdirSync, unlinkSync } from 'node:fs';
+import { MincError } from '../errors.js';
+import { findTool } from '../host/tools.js';
+import { idMap, mapOptions } from '../rootless/ids.js';
 
 const code = (err: unknown): string | undefined => (err as NodeJS.ErrnoException | null)?.code;
 
@@ -27,4 +30,30 @@ export function removeTree(path: string | Buffer): void {
     else unlinkSync(p);
   }
   rmdirSync(path);
+}
+
+/**
+ * A rootless run's tree: its upper dir may hold files of the user's
+ * subordinate ids (a chown inside, a copy-up of a root-owned file by
+ * fuse-overlayfs) and directories without write permission, which the user
+ * cannot remove as themselves.  Where removal as the user stops at EACCES or
+ * EPERM it is done again inside a user namespace with the run's id map,
+ * where the user is root over those ids (as `podman unshare rm`).
+ */
+export function removeTreeAsUser(path: string): void {
+  try {
+    removeTree(path);
+    return;
+  } catch (err) {
+    if ((process.getuid?.() ?? 0) === 0 || !['EACCES', 'EPERM'].includes(code(err) ?? '')) throw err;
+  }
+  const unshare = findTool('unshare');
+  const rm = findTool('rm');
+  if (!unshare || !rm) throw new MincError(`cannot remove ${path}: files there belong to your subordinate ids, and unshare or rm is missing`);
+  // (child_process only here: the common removal above needs none)
+  const { spawnSync } = process.getBuiltinModule('node:child_process');
+  const r = spawnSync(unshare, [...mapOptions(idMap()), '--', rm, '-rf', '--one-file-system', '--', path], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0) {
+    throw new MincError(`cannot remove ${path} in a user namespace: ${(r.stderr || r.error?.message || `status ${r.status}`).trim().split('\n')[0]}`);
+  }
 }

@@ -13,7 +13,7 @@ import { RUN_FILES, TEMP_PREFIX } from '../plan/paths.js';
 import type { CleanupStack } from './cleanup.js';
 import type { Facts } from './facts.js';
 import { debug, info } from './log.js';
-import { removeTree } from './rmtree.js';
+import { removeTreeAsUser } from './rmtree.js';
 import { processStart, readSettings, writeSettings } from './settings.js';
 import { shownMounts } from '../plan/hostview.js';
 
@@ -29,7 +29,9 @@ const TMPFS_MAGIC = 0x01021994;
  * is an overlay, as in a docker or podman container) it cannot hold an upper
  * dir at all.  An $XDG_RUNTIME_DIR on a disk is the user's choice and kept.
  */
-export function tempBase(env: NodeJS.ProcessEnv = process.env, fsType: (p: string) => number | null = statfsType): string {
+export function tempBase(env: NodeJS.ProcessEnv = process.env, fsType: (p: string) => number | null = statfsType, uid = process.getuid?.() ?? 0): string {
+  // a user's runs: $XDG_RUNTIME_DIR (theirs, 0700), else /tmp (the dirs are made 0700)
+  if (uid !== 0) return env.XDG_RUNTIME_DIR || '/tmp';
   const base = env.XDG_RUNTIME_DIR || '/run';
   const type = fsType(base);
   if (type === TMPFS_MAGIC) return base;
@@ -64,7 +66,7 @@ export function removeTempdir(dir: string): void {
   const mounts = mountsBelow(dir);
   if (mounts.length > 0) throw new MincError(`not removing ${dir}: ${mounts[0]} is still mounted (unmount it, then run minc --gc)`);
   if (existsSync(join(dir, 'undo'))) throw new MincError(`not removing ${dir}: its network or cgroup setup is not all undone (run minc --gc to try again)`);
-  removeTree(dir);
+  removeTreeAsUser(dir);
 }
 
 /** The host's resolvers (MINCS hard-codes 8.8.8.8). */

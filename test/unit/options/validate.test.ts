@@ -200,10 +200,20 @@ describe('validate', () => {
     expect(validate(args('--', 'sh', '-c', 'echo "$0"'), {}).command).toEqual(['sh', '-c', 'echo "$0"']);
   });
 
-  it('refuses to run for real without root, with a hint at --dry-run', () => {
+  it('makes a run of a user who is not root rootless (fuse-overlayfs over the host), and refuses what needs root', () => {
     vi.spyOn(process as { getuid(): number }, 'getuid').mockReturnValue(1000);
-    expect(usageError(() => validate(parseArgs(['true']), {})).message).toMatch(/root.*--dry-run/);
-    expect(() => validate(args('true'), {})).not.toThrow();
+    expect(validate(parseArgs(['true']), {}).rootless).toEqual({ fuse: true, mapAuto: expect.any(Boolean) });
+    expect(usageError(() => validate(parseArgs(['--usedev', 'true']), {})).message).toMatch(/--usedev needs root/);
+    expect(usageError(() => validate(parseArgs(['--debugfs', 'true']), {})).message).toMatch(/--debugfs needs root/);
+  });
+
+  it('root runs are not rootless, but for --nopriv DIR: a direct run of DIR (MINCS)', () => {
+    vi.spyOn(process as { getuid(): number }, 'getuid').mockReturnValue(0);
+    expect(validate(parseArgs(['true']), {}).rootless).toBeUndefined();
+    const d = dir(['file', '']);
+    const c = validate(parseArgs(['--nopriv', d, 'true']), {});
+    expect(c).toMatchObject({ rootdir: d, direct: true, rootless: { fuse: false } }); // (root's own dir: direct anyway)
+    expect(usageError(() => validate(parseArgs(['--nopriv', d, '-r', d, 'true']), {})).message).toMatch(/leave out -r/);
   });
 
   it('checks and resolves --rootdir', () => {
