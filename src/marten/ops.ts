@@ -1,5 +1,6 @@
 /** marten rm, rmi, rename, tag|renamei: small changes to the store, each under the lock. */
-import { renameSync, rmSync } from 'node:fs';
+import { renameSync } from 'node:fs';
+import { removeAll } from './remove.js';
 import { join } from 'node:path';
 import { MincError } from '../errors.js';
 import { mountsBelow } from '../run/tempdir.js';
@@ -15,7 +16,7 @@ export function removeContainer(store: Store, ref: string): Promise<string> {
     if (readContainer(store, c.id).running) throw new MincError(`container ${shortId(c.id)} is running (its minc is alive); end it first`);
     const mounted = mountsBelow(c.dir);
     if (mounted.length > 0) throw new MincError(`container ${shortId(c.id)}: ${mounted[0]} is still mounted`);
-    rmSync(c.dir, { recursive: true, force: true });
+    removeAll(c.dir);
     return c.id;
   });
 }
@@ -55,9 +56,9 @@ export function dropImage(store: Store, img: ImageEntry): string {
   // rename first, so a crash in the middle leaves no half image under images/
   const trash = join(store.tmp, `rmi-${process.pid}-${img.id}`);
   store.ensure();
-  rmSync(trash, { recursive: true, force: true });
+  removeAll(trash);
   renameSync(img.dir, trash);
-  rmSync(trash, { recursive: true, force: true });
+  removeAll(trash);
   return img.id;
 }
 
@@ -67,7 +68,7 @@ export function removeStopped(store: Store): Promise<string[]> {
     const removed: string[] = [];
     for (const c of listContainers(store)) {
       if (c.running || mountsBelow(c.dir).length > 0) continue;
-      rmSync(c.dir, { recursive: true, force: true });
+      removeAll(c.dir);
       removed.push(c.id);
     }
     return removed;

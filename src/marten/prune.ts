@@ -2,7 +2,8 @@
  * marten prune: staging dirs of runs that died, overlay work dirs of stopped
  * containers, and blobs no image refers to.
  */
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { removeAll } from './remove.js';
 import { join } from 'node:path';
 import { processStart } from '../run/settings.js';
 import { mountsBelow } from '../run/tempdir.js';
@@ -27,13 +28,13 @@ export function prune(store: Store): Promise<string[]> {
       const pid = Number(/^(?:rmi-)?(\d+)-/.exec(n)?.[1]);
       if (pid && pid !== process.pid && processStart(pid) !== null) continue;
       if (pid === process.pid) continue;
-      rmSync(path, { recursive: true, force: true });
+      removeAll(path);
       removed.push(`tmp/${JSON.stringify(n).slice(1, -1)}`);
     }
     for (const c of listContainers(store)) {
       if (c.running || mountsBelow(c.dir).length > 0) continue;
       for (const { name: d, path } of entries(join(c.dir, 'work'))) {
-        rmSync(path, { recursive: true, force: true });
+        removeAll(path);
         removed.push(`containers/${c.id.slice(0, 12)}/work/${JSON.stringify(d).slice(1, -1)}`);
       }
     }
@@ -53,7 +54,7 @@ export function prune(store: Store): Promise<string[]> {
     }
     for (const { name: n, path } of entries(store.blobs)) {
       if (used.has(n)) continue;
-      rmSync(path, { recursive: true, force: true });
+      removeAll(path);
       removed.push(`blobs/sha256/${JSON.stringify(n).slice(1, -1)}`);
     }
     return removed;

@@ -4,7 +4,8 @@
  * complete, and removed when a run fails or is interrupted.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { removeAll } from './remove.js';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { dirSync } from 'tmp-promise';
@@ -29,7 +30,7 @@ function installHandlers(): void {
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(sig, () => {
       for (const fn of onStop) fn();
-      for (const d of staged) rmSync(d, { recursive: true, force: true });
+      for (const d of staged) removeAll(d);
       process.stderr.write(`marten: interrupted (${sig}); nothing was added to the store\n`);
       process.exit(128 + ({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const)[sig]);
     });
@@ -45,7 +46,7 @@ export function stagingDir(store: Store): { dir: string; done: () => void } {
   return {
     dir,
     done: () => {
-      rmSync(dir, { recursive: true, force: true });
+      removeAll(dir);
       staged.delete(dir);
     },
   };

@@ -219,3 +219,46 @@ describe('a user\'s imports and pulls', () => {
     expect(listing).not.toMatch(/hostile\/\.wh\.\.wh\.\.opq/);
   });
 });
+
+describe('removing what the user\'s subordinate ids own', () => {
+  /** A dir below path owned by the user's first subordinate id, 0700, with a file in it: the user alone cannot remove it. */
+  const plant = (path: string): void => {
+    const sub = user.subuid!.start;
+    sh(`mkdir -p ${path} && chown ${user.uid}:${user.gid} ${path} && mkdir ${path}/own && echo x > ${path}/own/x && chown -R ${sub}:${user.subgid!.start} ${path}/own && chmod 700 ${path}/own`);
+  };
+
+  it('rm, rmi and prune remove them (in a user namespace with the user\'s map)', async () => {
+    expect(user.subuid, 'useradd gave the user no subordinate ids').not.toBeNull();
+    const env = { XDG_DATA_HOME: join(user.home, 'rm') };
+    const store = join(user.home, 'rm/mincs');
+    expect((await user.run('sh', ['-c', 'mkdir -p rmbase/etc && echo x > rmbase/etc/x'])).exitCode).toBe(0);
+    const imp = await user.marten(['import', join(user.home, 'rmbase'), '--name', 'base'], { extraEnv: env });
+    expect(imp.exitCode, imp.stderr).toBe(0);
+    const { layers } = await layersOf('base', env);
+    const base = layers[0]!.id;
+    // a container as a rootless run leaves one: a chown inside put its files on a subordinate id
+    const cid = 'c'.repeat(64);
+    sh(`mkdir -p ${store}/containers/${cid}/storage ${store}/containers/${cid}/work && echo ${base} > ${store}/containers/${cid}/baseid && chown -R ${user.uid}:${user.gid} ${store}/containers/${cid}`);
+    plant(`${store}/containers/${cid}/storage`);
+    // and its work dir keeps such a dir too (prune empties it), and a dead run's staging dir
+    plant(`${store}/containers/${cid}/work/w`);
+    sh(`mkdir -p ${store}/tmp/999999999-dead && chown ${user.uid}:${user.gid} ${store}/tmp/999999999-dead`);
+    plant(`${store}/tmp/999999999-dead`);
+    // a user cannot remove them as itself
+    expect((await user.run('rm', ['-rf', `${store}/tmp/999999999-dead`])).exitCode).not.toBe(0);
+
+    const p = await user.marten(['prune'], { extraEnv: env });
+    expect(p.exitCode, p.stderr).toBe(0);
+    expect(existsSync(`${store}/tmp/999999999-dead`)).toBe(false);
+    expect(sh(`ls -A ${store}/containers/${cid}/work`)).toBe('');
+
+    const rm = await user.marten(['rm', cid.slice(0, 12)], { extraEnv: env });
+    expect(rm.exitCode, rm.stderr).toBe(0);
+    expect(existsSync(`${store}/containers/${cid}`)).toBe(false);
+
+    plant(`${store}/images/${base}/root/etc`);
+    const rmi = await user.marten(['rmi', 'base'], { extraEnv: env });
+    expect(rmi.exitCode, rmi.stderr).toBe(0);
+    expect(sh(`ls -A ${store}/images ${store}/tmp`)).toMatch(/^[^\n]*images:\n\n[^\n]*tmp:\n$/);
+  });
+});
