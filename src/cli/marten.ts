@@ -69,6 +69,15 @@ async function pullCmd(ref: string, opts: { platform?: string; insecure?: boolea
   out(id);
 }
 
+/** A user's diff and commit read the container's upper in a user namespace with the user's map (marten/userns.ts): true when done so. */
+async function mapped(argv: readonly string[]): Promise<boolean> {
+  const { rerunMapped } = await import('../marten/userns.js');
+  const status = rerunMapped(new Store(), argv);
+  if (status === null) return false;
+  process.exitCode = status;
+  return true;
+}
+
 async function main(argv: string[]): Promise<void> {
   if (argv.length === 1 && argv[0] === '--version') {
     const { packageVersion } = await import('../version.js');
@@ -126,6 +135,7 @@ async function main(argv: string[]): Promise<void> {
     .command('commit <container>', 'Commit a container as a new image on top of its own (a running one is frozen meanwhile)',
       (y) => y.positional('container', { type: 'string', demandOption: true }).option('name', { type: 'string', describe: 'Name the image' })
         .option('pause', { type: 'boolean', describe: 'Commit a running container that has no cgroup: its processes are frozen (or stopped) meanwhile' }), async (a) => {
+        if (await mapped(argv)) return;
         const { commitContainer } = await import('../marten/commit.js');
         out(await commitContainer(store(), a.container, { name: a.name, pause: a.pause }));
       })
@@ -139,8 +149,10 @@ async function main(argv: string[]): Promise<void> {
       (y) => y.positional('container', { type: 'string', demandOption: true }).option('json', { type: 'boolean', describe: 'Kind and what changed, as JSON' }),
       async (a) => {
         const { resolveContainer } = await import('../marten/model.js');
+        const c = resolveContainer(store(), a.container);
+        if (await mapped(argv)) return;
         const { summaryCommand } = await import('../review/cli.js');
-        process.exitCode = summaryCommand(resolveContainer(store(), a.container).dir, { json: Boolean(a.json), exitCode: false, exclude: [] });
+        process.exitCode = summaryCommand(c.dir, { json: Boolean(a.json), exitCode: false, exclude: [] });
       })
     .command('inspect <ref>', 'Show an image or container as JSON', (y) => y.positional('ref', { type: 'string', demandOption: true }), async (a) => {
       const { inspect } = await import('../marten/show.js');

@@ -13,7 +13,8 @@ import { MincError, withContext } from '../errors.js';
 import { checkName, setImageName } from './install.js';
 import { freezeContainer } from './freeze.js';
 import { copyTree } from './layers/copytree.js';
-import { imageConfig, layerChain, readContainer, resolveContainer, shortId } from './model.js';
+import { imageConfig, layerChain, ownLayerInfo, readContainer, resolveContainer, shortId } from './model.js';
+import { opaqueName, ownNs } from './layers/xattrns.js';
 import type { Store } from './store.js';
 import { moveIntoPlace, onInterrupt, randomId, withLock, withStaging } from './txn.js';
 
@@ -70,7 +71,7 @@ function lstatOrNull(p: Buffer): Stats | null {
 
 /** overlayfs made the directory opaque (it replaced the lower one whole). */
 function isOpaque(dir: Buffer): boolean {
-  const r = spawnSync('getfattr', ['--absolute-names', '--only-values', '-n', 'trusted.overlay.opaque', dir.toString('latin1')], { encoding: 'buffer' });
+  const r = spawnSync('getfattr', ['--absolute-names', '--only-values', '-n', opaqueName(ownNs()), dir.toString('latin1')], { encoding: 'buffer' });
   return r.status === 0 && r.stdout.toString().startsWith('y');
 }
 
@@ -96,7 +97,7 @@ export async function commitContainer(store: Store, ref: string, opts: { name?: 
       dropMincArtifacts(join(img, 'root'), c.dir, layerChain(store, c.baseid!).map((id) => join(store.image(id), 'root')));
       const config = { ...imageConfig(store, c.baseid!), created: new Date().toISOString() };
       writeFileSync(join(img, 'baseid'), `${c.baseid}\n`);
-      writeFileSync(join(img, 'layer.json'), '{}\n');
+      writeFileSync(join(img, 'layer.json'), `${JSON.stringify(ownLayerInfo())}\n`);
       writeFileSync(join(img, 'config.json'), JSON.stringify(config));
       const name = opts.name ?? c.name ?? undefined;
       return withLock(store, () => {

@@ -7,7 +7,7 @@
  */
 import { rmSync } from 'node:fs';
 import { removeTreeAsUser } from '../run/rmtree.js';
-import { euid } from './store.js';
+import { hostRoot } from './store.js';
 
 export function removeAll(path: string | Buffer): void {
   try {
@@ -15,7 +15,7 @@ export function removeAll(path: string | Buffer): void {
     return;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? '';
-    if (euid() === 0 || !['EACCES', 'EPERM'].includes(code)) throw err;
+    if (hostRoot() || !['EACCES', 'EPERM'].includes(code)) throw err;
     // (a name that is not UTF-8 cannot travel in argv as a string: the first error stands)
     const text = typeof path === 'string' ? path : path.toString();
     if (typeof path !== 'string' && !Buffer.from(text).equals(path)) throw err;

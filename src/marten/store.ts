@@ -22,6 +22,26 @@ export const DEFAULT_DIR = '/var/lib/mincs';
 /** The euid (root when the platform has none). */
 export const euid = (): number => process.geteuid?.() ?? 0;
 
+let initialNs: boolean | undefined;
+/** This process is in the initial user namespace (uid_map maps every id to itself). */
+export function initialUserNs(): boolean {
+  if (initialNs === undefined) {
+    try {
+      initialNs = /^\s*0\s+0\s+4294967295\s*$/.test(readFileSync('/proc/self/uid_map', 'utf8'));
+    } catch {
+      initialNs = true;
+    }
+  }
+  return initialNs;
+}
+
+/**
+ * Root of the host, not a user who is root in a user namespace of their own
+ * (marten re-runs itself so to read a rootless container's upper dir): only
+ * the host's root keeps owners and writes trusted.* marks.
+ */
+export const hostRoot = (): boolean => euid() === 0 && initialUserNs();
+
 /**
  * A user's own store: $XDG_DATA_HOME/mincs, else ~/.local/share/mincs (as
  * podman keeps ~/.local/share/containers).  A relative XDG_DATA_HOME is

@@ -7,6 +7,7 @@
 import { closeSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import type { Sandbox } from './sandbox.js';
 import { dumpPaths, dumpTree, ownAttrs, type AttrDump } from './xattr.js';
+import { FUSE_MARKERS, FUSE_OPAQUE, upperOpaqueNames } from '../marten/layers/xattrns.js';
 
 export type Kind = 'file' | 'dir' | 'symlink' | 'fifo' | 'socket' | 'device';
 export type What = 'content' | 'mode' | 'owner' | 'xattrs' | 'type' | 'opaque';
@@ -104,10 +105,15 @@ export function scan(sb: Sandbox, { stats = true } = {}): Change[] {
   const hidden = (key: string): boolean => sb.hide.some((h) => key === h || key.startsWith(`${h}/`));
   for (const m of sb.mounts) {
     const attrs: AttrDump = dumpTree(m.upper);
+    // the marks of the overlay that wrote this upper (root's kernel overlayfs, or a user's: userxattr or fuse-overlayfs)
+    const marks = upperOpaqueNames(m.upper);
     const opaqueAt = (p: Buffer): boolean => {
       const a = attrs.get(p.toString('latin1'));
-      return a?.get('trusted.overlay.opaque') === '0x79' || a?.get('user.overlay.opaque') === '0x79';
+      return marks.some((n) => a?.get(n) === '0x79');
     };
+    // fuse-overlayfs's own entries in a dir it made opaque: its marks, no changes
+    const fuseMarked = (p: Buffer): boolean => attrs.get(p.toString('latin1'))?.get(FUSE_OPAQUE) === '0x79' && marks.includes(FUSE_OPAQUE);
+    const isMarker = (name: Buffer, inFuseOpaque: boolean): boolean => inFuseOpaque && FUSE_MARKERS.includes(name.toString('latin1'));
     const others = sb.mounts.filter((o) => o !== m && o.point.length > m.point.length).map((o) => o.point.toString('latin1'));
     const walk = (upperDir: Buffer, dir: Buffer, lowers: Buffer[]): void => {
       let names: Dirent[];
@@ -116,8 +122,10 @@ export function scan(sb: Sandbox, { stats = true } = {}): Change[] {
       } catch {
         return;
       }
+      const inFuseOpaque = fuseMarked(upperDir);
       for (const d of names) {
         const name = d.name;
+        if (isMarker(name, inFuseOpaque)) continue;
         const upper = Buffer.concat([upperDir, SLASH, name]);
         const path = childPath(dir, name);
         const key = path.toString('latin1');
@@ -162,7 +170,7 @@ export function scan(sb: Sandbox, { stats = true } = {}): Change[] {
             if (opaque) {
               // the host's entries the new directory does not hold go with the old one
               walk(upper, path, []);
-              const inUpper = new Set(readdirSync(upper, { encoding: 'buffer' }).map((n) => n.toString('latin1')));
+              const inUpper = new Set(readdirSync(upper, { encoding: 'buffer' }).filter((n) => !isMarker(n, fuseMarked(upper))).map((n) => n.toString('latin1')));
               for (const n of readdirSync(low, { encoding: 'buffer' })) {
                 if (inUpper.has(n.toString('latin1'))) continue;
                 const s = lstatSync(Buffer.concat([low, SLASH, n]));

@@ -84,7 +84,7 @@ export function dumpPaths(paths: readonly Buffer[], match = ATTR_MATCH): AttrDum
 export function restoreAttrs(items: readonly { path: Buffer; attrs: Attrs }[]): void {
   const parts: string[] = [];
   for (const { path, attrs } of items) {
-    const own = [...attrs].filter(([k]) => /^(user|security)\./.test(k) && !k.startsWith('user.overlay.'));
+    const own = [...attrs].filter(([k]) => isOwn(k));
     if (own.length === 0) continue;
     parts.push(`# file: ${quote(path)}\n${own.map(([k, v]) => `${k}=${v}`).join('\n')}\n\n`);
   }
@@ -99,8 +99,11 @@ export function removeAttr(path: Buffer, name: string): void {
   if (r.status !== 0) throw new MincError(`setfattr -x ${name}: ${r.stderr.toString().trim()}`);
 }
 
+/** An attribute of the file's own: user.* and security.*, not the overlays' marks (kernel overlayfs with userxattr, fuse-overlayfs). */
+const isOwn = (k: string): boolean => /^(user|security)\./.test(k) && !k.startsWith('user.overlay.') && !k.startsWith('user.fuseoverlayfs.');
+
 /** The attributes minc copies, as a comparable string. */
 export function ownAttrs(a: Attrs | undefined): string {
   if (!a) return '';
-  return [...a].filter(([k]) => /^(user|security)\./.test(k) && !k.startsWith('user.overlay.')).sort().map(([k, v]) => `${k}=${v}`).join('\n');
+  return [...a].filter(([k]) => isOwn(k)).sort().map(([k, v]) => `${k}=${v}`).join('\n');
 }

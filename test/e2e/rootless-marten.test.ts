@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerSaveTar, ociLayoutTar, sha, type Fixture } from '../helpers/images.js';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { makeUser, type RootlessUser } from '../helpers/rootless.js';
+import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 
 let user: RootlessUser;
 let work: string;
@@ -260,5 +261,94 @@ describe('removing what the user\'s subordinate ids own', () => {
     const rmi = await user.marten(['rmi', 'base'], { extraEnv: env });
     expect(rmi.exitCode, rmi.stderr).toBe(0);
     expect(sh(`ls -A ${store}/images ${store}/tmp`)).toMatch(/^[^\n]*images:\n\n[^\n]*tmp:\n$/);
+  });
+});
+
+describe('a user\'s container, of a rootless minc -r IMAGE run', () => {
+  const env = (): Record<string, string> => ({ XDG_DATA_HOME: join(user.home, 'runs') });
+  let base: string;
+
+  beforeAll(async () => {
+    const fs = makeBusyboxRootfs(work);
+    sh(`cd ${fs.dir}; mkdir data; echo old > data/old; echo keep > keep; chmod 755 .; chown -R ${user.uid}:${user.gid} .`);
+    const r = await user.marten(['import', fs.dir, '--name', 'bbx'], { extraEnv: env() });
+    expect(r.exitCode, r.stderr).toBe(0);
+    base = (await layersOf('bbx', env())).layers[0]!.id;
+  });
+
+  it('diff, commit, run, export, push and rm: the new image shows what the run wrote, chowns inside and all', async () => {
+    const run = await user.minc(['-r', 'bbx', '--name', 'c5', '-k', 'sh', '-c',
+      'echo hi > /f; rm -r /data; mkdir /data; echo n > /data/n; rm /keep; chown 33:33 /f; chmod 600 /f; mkdir /own; echo x > /own/x; chown -R 44:44 /own; chmod 700 /own'], { extraEnv: env() });
+    expect(run.exitCode, run.stderr).toBe(0);
+    const store = join(user.home, 'runs/mincs');
+    const cdir = sh(`ls -d ${store}/containers/*`).trim();
+    // the run's chowns put files on the user's subordinate ids, /own closed to the user
+    expect(statSync(join(cdir, 'storage/f')).uid).toBe(user.subuid!.start + 32);
+    expect(statSync(join(cdir, 'storage/own')).uid).toBe(user.subuid!.start + 43);
+
+    const diff = await user.marten(['diff', 'c5'], { extraEnv: env() });
+    expect(diff.exitCode, diff.stderr).toBe(0);
+    expect(diff.stdout.trim().split('\n')).toEqual(['C /data', 'A /data/n', 'D /data/old', 'A /f', 'D /keep', 'A /own', 'A /own/x']);
+
+    const commit = await user.marten(['commit', 'c5', '--name', 'c5img'], { extraEnv: env() });
+    expect(commit.exitCode, commit.stderr).toBe(0);
+    const { dir: images, layers } = await layersOf('c5img', env());
+    expect(layers).toHaveLength(2);
+    expect(layers[0]!.overlay).toBe('user');
+    const top = join(images, layers[0]!.id, 'root');
+    expect(sh(`find ${top} ! -user ${user.uid}`)).toBe('');
+    expect(xattr(`${top}/data`, 'user.overlay.opaque')).toBe('y');
+    expect(sh(`stat -c '%F %t:%T' ${top}/keep`).trim()).toBe('character special file 0:0');
+
+    const shown = await user.minc(['-r', 'c5img', '--rm', 'sh', '-c', 'cat /f /data/n /own/x; ls /data; test -e /keep || echo no keep'], { extraEnv: env() });
+    expect(shown.exitCode, shown.stderr).toBe(0);
+    expect(shown.stdout).toBe('hi\nn\nx\nn\nno keep');
+
+    const out = join(user.home, 'c5.tar');
+    const ex = await user.marten(['export', 'c5img', '-o', out], { extraEnv: env() });
+    expect(ex.exitCode, ex.stderr).toBe(0);
+    const x = mkdtempSync(join(work, 'c5-'));
+    sh(`tar -C ${x} -xf ${out}`);
+    const manifest = JSON.parse(sh(`cat ${x}/manifest.json`)) as { Layers: string[] }[];
+    const listing = execFileSync('tar', ['--numeric-owner', '-tvf', join(x, manifest[0]!.Layers.at(-1)!)], { encoding: 'utf8' });
+    expect(listing).toMatch(/ 0\/0 +0 .* \.?\/?\.wh\.keep\n/);
+    expect(listing).toMatch(/data\/\.wh\.\.wh\.\.opq\n/);
+    expect(listing).toMatch(/own\/x\n/);
+    expect(listing).not.toMatch(new RegExp(` ${user.uid}/`));
+
+    const push = await user.marten(['push', 'c5img', `${reg.host}/rootless/c5:1`], { extraEnv: env() });
+    expect(push.exitCode, push.stderr).toBe(0);
+    const info = JSON.parse(execFileSync('skopeo', ['inspect', '--tls-verify=false', `docker://${reg.host}/rootless/c5:1`], { encoding: 'utf8' })) as { Layers: string[] };
+    expect(info.Layers).toHaveLength(2);
+
+    const rm = await user.marten(['rm', 'c5'], { extraEnv: env() });
+    expect(rm.exitCode, rm.stderr).toBe(0);
+    expect(existsSync(cdir)).toBe(false);
+  });
+
+  it('commits an upper fuse-overlayfs wrote in a user namespace: its opaque marks and marker entries become one opaque dir', async () => {
+    const store = join(user.home, 'runs/mincs');
+    const cid = 'f'.repeat(64);
+    const c = join(store, 'containers', cid);
+    const lower = join(store, 'images', base, 'root');
+    const made = await user.run('sh', ['-ec', `mkdir -p ${c}/storage ${c}/work ${c}/m; echo ${base} > ${c}/baseid
+      unshare --user --map-root-user --map-auto --mount sh -ec 'fuse-overlayfs -o lowerdir=${lower},upperdir=${c}/storage,workdir=${c}/work ${c}/m
+        rm -r ${c}/m/data; mkdir ${c}/m/data; echo n > ${c}/m/data/n; rm ${c}/m/keep; fusermount3 -u ${c}/m'
+      rmdir ${c}/m`]);
+    expect(made.exitCode, made.stderr).toBe(0);
+    // what fuse-overlayfs wrote (the shape upperforms.test.ts reads)
+    expect(xattr(`${c}/storage/data`, 'user.fuseoverlayfs.opaque')).toBe('y');
+    expect(sh(`ls -A ${c}/storage/data`).split('\n')).toEqual(expect.arrayContaining(['.wh..wh..opq']));
+
+    const commit = await user.marten(['commit', cid.slice(0, 12), '--name', 'fuseimg'], { extraEnv: env() });
+    expect(commit.exitCode, commit.stderr).toBe(0);
+    const { dir: images, layers } = await layersOf('fuseimg', env());
+    const top = join(images, layers[0]!.id, 'root');
+    expect(sh(`ls -A ${top}/data`)).toBe('n\n');
+    expect(xattr(`${top}/data`, 'user.overlay.opaque')).toBe('y');
+    expect(xattr(`${top}/data`, 'user.fuseoverlayfs.opaque')).toBe('');
+    const shown = await user.minc(['-r', 'fuseimg', '--rm', 'sh', '-c', 'ls -A /data; test -e /keep || echo no keep'], { extraEnv: env() });
+    expect(shown.exitCode, shown.stderr).toBe(0);
+    expect(shown.stdout).toBe('n\nno keep');
   });
 });

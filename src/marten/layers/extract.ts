@@ -84,7 +84,7 @@ export async function convertWhiteouts(dir: string, ns: OverlayNs = 'trusted'): 
 }
 
 /** sh -e reading script (bytes) from its stdin. */
-function runScript(script: Buffer): Promise<void> {
+export function runScript(script: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
     const p = spawn('sh', ['-e', '-s'], { stdio: ['pipe', 'ignore', 'pipe'] });
     let err = '';

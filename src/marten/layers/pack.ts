@@ -21,17 +21,25 @@ import { opaqueName, type OverlayNs } from './xattrns.js';
 
 /** Directories under root marked opaque by one of names (getfattr -R, one process), as latin1 strings of their path bytes. */
 export async function opaqueDirs(root: string, names: readonly string[] = [opaqueName('trusted')]): Promise<Set<string>> {
+  return new Set((await opaqueMarks(root, names)).keys());
+}
+
+/** The same, each with the name of its mark. */
+export async function opaqueMarks(root: string, names: readonly string[]): Promise<Map<string, string>> {
   const match = `^(${names.map((n) => n.replace(/\./g, '\\.')).join('|')})$`;
   const r = await run('getfattr', ['-R', '-P', '--absolute-names', '-d', '-m', match, root], false)
     .catch((e: unknown) => {
       throw withContext('reading overlayfs opaque marks (getfattr is in the attr package)', e);
     });
-  const out = new Set<string>();
+  const out = new Map<string, string>();
   let file: string | null = null;
   // getfattr escapes unprintable bytes (and backslash) as \ooo: latin1 keeps every other byte as one char
   for (const line of r.stdout.toString('latin1').split('\n')) {
     if (line.startsWith('# file: ')) file = line.slice(8).replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-    else if (file && names.some((n) => line.startsWith(`${n}="y"`))) out.add(file);
+    else {
+      const name = file && names.find((n) => line.startsWith(`${n}="y"`));
+      if (file && name) out.set(file, name);
+    }
   }
   return out;
 }

@@ -15,7 +15,7 @@ import { MincError, withContext } from '../../errors.js';
 import { convertWhiteouts, type Compression, type UnpackOptions } from './extract.js';
 import { Hasher } from './hasher.js';
 import { toolError } from '../proc.js';
-import { euid } from '../store.js';
+import { hostRoot } from '../store.js';
 import { FOREIGN_OVERLAY_XATTRS, ownNs } from './xattrns.js';
 
 /**
@@ -23,7 +23,7 @@ import { FOREIGN_OVERLAY_XATTRS, ownNs } from './xattrns.js';
  * so its files are the user's own (the rootless run shows them as root's).
  * overlayfs's own xattrs never come in from a layer (xattrns.ts).
  */
-export function tarExtract(root = euid() === 0): string[] {
+export function tarExtract(root = hostRoot()): string[] {
   return ['-x', '--ignore-zeros', '-f', '-', '--numeric-owner', '--same-permissions', root ? '--same-owner' : '--no-same-owner',
     '--xattrs', '--xattrs-include=security.capability', '--xattrs-include=user.*', ...FOREIGN_OVERLAY_XATTRS];
 }
@@ -95,7 +95,7 @@ export async function unpackFile(file: number, kind: Compression, dest: string, 
   const max = opts.maxSize ?? DEFAULT_MAX_LAYER;
   const bound = limit(max, opts.maxSizeText ?? `${max} bytes`);
   // a user's tar cannot make device nodes: they are skipped (said once a layer below), not an error
-  const user = euid() !== 0;
+  const user = !hostRoot();
   const tar = childStage('tar', [...tarExtract(!user), '-C', dest], 'ignore', user ? (e) => skippedDevices(e) !== null : undefined);
   let zstd: ReturnType<typeof childStage> | null = null;
   const feed: Promise<unknown>[] = [];

@@ -8,12 +8,13 @@
  * Whiteouts are 0/0 character devices in both: any user may make those
  * (Linux 5.8).
  */
-import { euid } from '../store.js';
+import { lstatSync } from 'node:fs';
+import { hostRoot, initialUserNs } from '../store.js';
 
 export type OverlayNs = 'trusted' | 'user';
 
 /** The form this marten writes: root's, else the user's. */
-export const ownNs = (): OverlayNs => (euid() === 0 ? 'trusted' : 'user');
+export const ownNs = (): OverlayNs => (hostRoot() ? 'trusted' : 'user');
 
 export const opaqueName = (ns: OverlayNs): string => `${ns}.overlay.opaque`;
 
@@ -23,3 +24,25 @@ export const opaqueName = (ns: OverlayNs): string => `${ns}.overlay.opaque`;
  * metacopy), and so would fuse-overlayfs its user.fuseoverlayfs.* ones.
  */
 export const FOREIGN_OVERLAY_XATTRS = ['--xattrs-exclude=user.overlay.*', '--xattrs-exclude=user.fuseoverlayfs.*'];
+
+/** fuse-overlayfs's opaque mark; in a user namespace it also leaves these two entries in an opaque dir (an empty file and a 0/0 whiteout). */
+export const FUSE_OPAQUE = 'user.fuseoverlayfs.opaque';
+export const FUSE_MARKERS = ['.wh..wh..opq', '.wh..opq'];
+
+/**
+ * The opaque marks an overlay may have written in the upper dir upper, told by
+ * its owner: root's runs use kernel overlayfs (trusted.overlay.opaque); a
+ * user's use kernel overlayfs with userxattr (user.overlay.opaque) or
+ * fuse-overlayfs (user.fuseoverlayfs.opaque).  A root run's container can set
+ * user.* xattrs in its upper as plain ones: those are no marks there.
+ */
+export function upperOpaqueNames(upper: string | Buffer): string[] {
+  let uid: number;
+  try {
+    uid = lstatSync(upper).uid;
+  } catch {
+    uid = -1;
+  }
+  // (in a user namespace of the user's, the user's own dir shows as uid 0)
+  return uid === 0 && initialUserNs() ? [opaqueName('trusted')] : [opaqueName('user'), FUSE_OPAQUE];
+}
