@@ -25,7 +25,7 @@ async function userProcesses(uid: number, word: string): Promise<string[]> {
 async function leftovers(): Promise<string[]> {
   const dirs = readdirSync(user.runtime).filter((n) => /^minc\d+-/.test(n));
   const fuse = await userProcesses(user.uid, 'fuse-overlayfs');
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(user.runtime));
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(`${user.runtime}/`));
   return [...dirs, ...fuse, ...mounts];
 }
 
@@ -180,7 +180,7 @@ describe('minc as an ordinary user', () => {
     expect((await userProcesses(user.uid, 'fuse-overlayfs')).length).toBe(1);
     await execa('pkill', ['-KILL', '-u', String(user.uid), '-f', `${MINC} sleep 60`], { reject: false });
     await killed;
-    await waitFor(() => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').every((l) => !l.includes(user.runtime)), 'mounts to go', 5000);
+    await waitFor(() => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').every((l) => !l.includes(`${user.runtime}/`)), 'mounts to go', 5000);
     await sleep(200);
     expect(await userProcesses(user.uid, 'fuse-overlayfs')).toEqual([]);
     expect(await userProcesses(user.uid, 'sleep 60')).toEqual([]);

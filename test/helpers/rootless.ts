@@ -41,6 +41,8 @@ export async function makeUser({ subids = true }: { subids?: boolean } = {}): Pr
   const home = `/home/${name}`;
   const runtime = `/run/user/${uid}`;
   mkdirSync(runtime, { recursive: true, mode: 0o700 });
+  // a tmpfs, as pam_systemd mounts it at login
+  await execa('mount', ['-t', 'tmpfs', '-o', `mode=700,uid=${uid},gid=${gid},size=256m`, 'mincs-test-runtime', runtime]);
   chownSync(runtime, uid, gid);
   chmodSync(runtime, 0o700);
   const sub = readFileSync('/etc/subuid', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
@@ -68,6 +70,7 @@ function accessAsUser(path: string, uid: number): void {
 export async function removeUser(user: TestUser): Promise<void> {
   await execa('pkill', ['-KILL', '-u', String(user.uid)], { reject: false });
   await execa('userdel', ['-r', '-f', user.name], { reject: false });
+  await execa('umount', [user.runtime], { reject: false });
   rmSync(user.runtime, { recursive: true, force: true });
   await dropSubids(user.name);
 }
