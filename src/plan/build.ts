@@ -6,7 +6,7 @@
  */
 import type { Config } from '../options/validate.js';
 import type { Facts } from '../run/facts.js';
-import { BELOW, DEVICES, DEVLINKS, DEVNODES, DEV_LINKS, MASKED, PROC_READONLY, PUT_OLD, type Tool } from './paths.js';
+import { BELOW, DEVDIR, DEVICES, DEVLINKS, DEV_LINKS, MASKED, PROC_READONLY, PUT_OLD, type Tool } from './paths.js';
 import { gatherTables } from './table.js';
 import type { Arg, Plan, PlanFile, PlanInput, Step } from './types.js';
 import { pidsMaxFile } from '../cgroup/plan.js';
@@ -113,22 +113,19 @@ export function devSteps({ config, facts, tempdir }: PlanInput): Step[] {
   const dev = `${root}/dev`;
   const mount = tool(facts, 'mount');
   const steps: Step[] = [s('/dev mount point', 'plain_dir', dev)];
-  if (config.usedev) {
+  if (config.rootless) {
+    // a user namespace may not mknod: the host's nodes are bound on empty files, as bubblewrap does.  The runner
+    // makes TEMPDIR/dev with those files and the links (rootlessDevFiles), so all of /dev is lines of the one table
+    steps.push(m("A private /dev: the temp dir's dev/ (its empty node files and links made by minc), bound", mount, '--bind', `${tempdir}/${DEVDIR}`, dev));
+    for (const [n] of DEVICES) steps.push(m(`The host's /dev/${n} on /dev/${n} (no mknod in a user namespace)`, mount, '--bind', `/dev/${n}`, `${dev}/${n}`));
+  } else if (config.usedev) {
     steps.push(m("Mount the host's devtmpfs on /dev (--usedev): its nodes are the host's", mount, '-t', 'devtmpfs', 'devtmpfs', dev));
   } else {
     steps.push(m('A private /dev: a chmod or rm in it cannot touch the host', mount, '-t', 'tmpfs', '-o', 'mode=755,nosuid,size=65536k', 'tmpfs', dev));
     // the links every /dev has are made by the runner in TEMPDIR/devlinks (devLinkFiles) and copied in with the nodes
     const links = DEV_LINKS.map(([, link]) => `${tempdir}/${DEVLINKS}/${link.split('/').at(-1)}`);
     const named = DEV_LINKS.map(([t, l]) => `${l} -> ${t}`).join(', ');
-    if (config.rootless) {
-      // a user namespace may not mknod: the host's nodes are bound on empty files (as bubblewrap does), by a second table
-      const nodes = DEVICES.map(([n]) => `${tempdir}/${DEVLINKS}/${n}`);
-      steps.push(s(`Empty files for ${DEVICES.map(([n]) => n).join(' ')} (the host's nodes are bound on them: no mknod in a user namespace), and ${named}`,
-        tool(facts, 'cp'), '-a', ...nodes, ...links, `${dev}/`));
-      for (const [n] of DEVICES) {
-        steps.push({ why: `The host's /dev/${n} on /dev/${n}`, argv: [mount, '--bind', `/dev/${n}`, `${dev}/${n}`], table: DEVNODES });
-      }
-    } else if (facts.hostDevNodes) {
+    if (facts.hostDevNodes) {
       // one exec for all six and the links: cp -a makes each node anew with mknod(2), as the host's (checked: facts.ts)
       steps.push(s(`The container's own ${DEVICES.map(([n]) => n).join(' ')} (new nodes: cp -a makes them with mknod(2), as docker does with mknod), and ${named}`,
         tool(facts, 'cp'), '-a', ...DEVICES.map(([n]) => `/dev/${n}`), ...links, `${dev}/`));
@@ -143,7 +140,7 @@ export function devSteps({ config, facts, tempdir }: PlanInput): Step[] {
   steps.push(m('A new devpts instance: the container sees only its own ptys',
     // (gid 5, tty, exists in a user namespace only where subordinate ids map it)
     mount, '-t', 'devpts', '-o', `newinstance,ptmxmode=0666,mode=0620,${config.rootless && !config.rootless.mapAuto ? '' : 'gid=5,'}nosuid,noexec,X-mount.mkdir`, 'devpts', `${dev}/pts`));
-  if (config.usedev) {
+  if (config.usedev && !config.rootless) {
     steps.push(m('/dev/ptmx opens this devpts instance', mount, '--bind', `${dev}/pts/ptmx`, `${dev}/ptmx`));
   } else {
     steps.push(
@@ -163,9 +160,10 @@ export function devSteps({ config, facts, tempdir }: PlanInput): Step[] {
 /** The links every /dev has, made in the temp dir for devSteps' cp (no ln exec each). */
 export function devLinkFiles({ config }: PlanInput): Record<string, PlanFile> {
   if (config.usedev) return {};
-  const links: [string, PlanFile][] = DEV_LINKS.map(([target, link]) => [`${DEVLINKS}/${link.split('/').at(-1)}`, { symlink: target }]);
-  // rootless: the empty files the host's nodes are bound on
-  const nodes: [string, PlanFile][] = config.rootless ? DEVICES.map(([n]) => [`${DEVLINKS}/${n}`, '']) : [];
+  // rootless: the container's /dev itself, its links and the empty files the host's nodes are bound on
+  const dir = config.rootless ? DEVDIR : DEVLINKS;
+  const links: [string, PlanFile][] = DEV_LINKS.map(([target, link]) => [`${dir}/${link.split('/').at(-1)}`, { symlink: target }]);
+  const nodes: [string, PlanFile][] = config.rootless ? DEVICES.map(([n]) => [`${dir}/${n}`, '']) : [];
   return Object.fromEntries([...links, ...nodes]);
 }
 
@@ -272,9 +270,8 @@ export function buildPlan(input: PlanInput): Plan {
     ...rootSteps(input), ...submountSteps(input),
     // /etc (and the hostname, the fifos) in a lane: nothing below needs it
     ...[...hostSteps(input), ...etcSteps(input)].map((st) => ({ ...st, lane: 'etc' })),
-    ...below.filter((st) => st.argv[0] === 'plain_dir'), ...below.filter((st) => st.table === BELOW),
+    ...below.filter((st) => st.argv[0] === 'plain_dir'), ...below.filter((st) => st.table),
     ...below.filter((st) => st.argv[0] !== 'plain_dir' && !st.table),
-    ...below.filter((st) => st.table === DEVNODES), // (rootless: the host's nodes bound on the files just made)
     s('Wait for the set-up of /etc', 'join_lane', 'etc'),
     ...extraNsSteps(input), ...hideSteps(input), ...bindSteps(input),
     ...crossSteps(input), // --cross: init enters a user namespace of its own with its own binfmt_misc (plan/cross.ts)

@@ -27,11 +27,16 @@ export function crossSteps({ config, facts, tempdir }: PlanInput): Step[] {
   const { mount, unshare, sh, mkfifo } = facts.tools;
   if (!mount || !unshare || !sh || !mkfifo) throw new Error('mount, unshare, sh or mkfifo not found on this host (minc --doctor says what to install)');
   const binfmt = `${root}/proc/sys/fs/binfmt_misc`;
+  const own = [
+    s("Mount this user namespace's own binfmt_misc (Linux 6.7+): the host's is not touched", mount, '-t', 'binfmt_misc', '-o', 'nosuid,nodev,noexec', 'minc-binfmt', binfmt),
+    s(`Register ${cross.interpreter} for ${cross.arch} binaries, F: the kernel opens it now, from the host's root`, 'binfmt_register', `${binfmt}/register`, cross.register),
+  ];
+  // rootless: the run is in a user namespace of its own already (src/rootless/plan.ts)
+  if (config.rootless) return own;
   return [
     s('The fifo on which the new user namespace learns it has its id map', mkfifo, '-m', '600', `${tempdir}/${CROSS_FIFO}`),
     { ...s('Enter a user namespace of its own (every id mapped to itself) and a mount namespace it owns (--cross)', 'cross_enter', unshare, sh, `${tempdir}/${CROSS_FIFO}`, '--', { sh: '"$@"' }), userOutput: true },
-    s("Mount this user namespace's own binfmt_misc (Linux 6.7+): the host's is not touched", mount, '-t', 'binfmt_misc', '-o', 'nosuid,nodev,noexec', 'minc-binfmt', binfmt),
-    s(`Register ${cross.interpreter} for ${cross.arch} binaries, F: the kernel opens it now, from the host's root`, 'binfmt_register', `${binfmt}/register`, cross.register),
+    ...own,
     s('Bind the root onto itself: pivot_root takes no mount locked by the new user namespace', mount, '--rbind', root, root),
   ];
 }

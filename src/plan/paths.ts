@@ -77,8 +77,8 @@ export const BELOW = 'below.fstab';
 
 /** The temp dir's directory of the links every /dev has, copied into the container's /dev with its nodes. */
 export const DEVLINKS = 'devlinks';
-/** rootless: the table that binds the host's device nodes on the empty files of /dev */
-export const DEVNODES = 'devnodes.fstab';
+/** rootless: the container's /dev, a dir of the temp dir (its links and the files the host's nodes are bound on) */
+export const DEVDIR = 'dev';
 
 /** The empty file --hide binds over a hidden file. */
 export const HIDDEN_FILE = 'hidden';
@@ -86,7 +86,7 @@ export const HIDDEN_FILE = 'hidden';
 /** Files of a run in the temp dir that a kept one does not keep: the start fifos, the steps' stderr, the plan's files. */
 /** --cross: the fifo on which init, in its new user namespace, learns it has its id map (plan/cross.ts) */
 export const CROSS_FIFO = 'crossgo';
-export const RUN_FILES: readonly string[] = ['ready', 'go', CROSS_FIFO, stepErrFile(), ...LANES.map(stepErrFile), MOUNTS_FSTAB, BELOW, `${BELOW}.err`, HIDDEN_FILE, DEVLINKS, DEVNODES, `${DEVNODES}.err`, 'fuse.err'];
+export const RUN_FILES: readonly string[] = ['ready', 'go', CROSS_FIFO, stepErrFile(), ...LANES.map(stepErrFile), MOUNTS_FSTAB, BELOW, `${BELOW}.err`, HIDDEN_FILE, DEVLINKS, DEVDIR, 'fuse.err'];
 
 /** Prefix of temp dir names: minc<pid>-XXXXXX. */
 export const TEMP_PREFIX = 'minc';

@@ -14,6 +14,7 @@ import { MincError, withContext } from '../errors.js';
 import type { Config } from '../options/validate.js';
 import { buildPlan } from '../plan/build.js';
 import { renderScript, shQuote } from '../plan/render.js';
+import { DEVDIR } from '../plan/paths.js';
 import { prepareHost } from '../host/run.js';
 import { STAGE_PATH } from '../where.js';
 import { CleanupStack } from './cleanup.js';
@@ -68,9 +69,13 @@ export function renderFor(config: Config, facts: Facts, tempdir: string, colour?
   const plan = buildPlan({ config, facts, tempdir, colour });
   for (const [name, content] of Object.entries(plan.files ?? {})) {
     const at = join(tempdir, name);
-    if (typeof content === 'string') writeNoFollow(at, content, 0o600);
-    else {
-      mkdirSync(dirname(at), { recursive: true, mode: 0o700 });
+    // (dev/: a rootless run's /dev itself, open to the container's users)
+    const dirMode = name.startsWith(`${DEVDIR}/`) ? 0o755 : 0o700;
+    if (typeof content === 'string') {
+      mkdirSync(dirname(at), { recursive: true, mode: dirMode });
+      writeNoFollow(at, content, 0o600);
+    } else {
+      mkdirSync(dirname(at), { recursive: true, mode: dirMode });
       rmSync(at, { force: true });
       symlinkSync(content.symlink, at);
     }

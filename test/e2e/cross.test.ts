@@ -12,6 +12,7 @@ import { expectNothingLeft, runMinc, startMinc, waitFor } from '../helpers/e2e.j
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 import { lastLine, makeStore, type TestStore } from '../helpers/marten.js';
 import { ociLayoutTar, sha, tarOf } from '../helpers/images.js';
+import { makeUser, mincAsUser, removeUser } from '../helpers/rootless.js';
 
 /** .ci/run downloads the .deb here (after dpkg --add-architecture arm64). */
 const CACHE = '/var/cache/mincs-test';
@@ -173,5 +174,24 @@ describe('an arm64 image of the store', () => {
     const w = await store.minc(['--cross', 'riscv64', '-r', id]);
     expect(w.exitCode).toBe(2);
     expect(w.stderr).toMatch(/--cross riscv64: the image is arm64: use --cross arm64/);
+  });
+});
+
+describe('--cross arm64 as an ordinary user (rootless)', () => {
+  it("runs every process under the interpreter, registered in the run's own user namespace; the host's binfmt_misc is unchanged", async () => {
+    const user = await makeUser();
+    const copy = mkdtempSync('/var/tmp/minc-e2e-cross-user-');
+    try {
+      execFileSync('cp', ['-a', `${rootfs.dir}/.`, copy]);
+      execFileSync('chown', ['-R', `${user.uid}:${user.gid}`, copy]);
+      execFileSync('chmod', ['755', copy]);
+      const r = await mincAsUser(user, ['--cross', 'arm64', '-r', copy, 'sh', '-c', 'uname -m | tr a-z A-Z; id -u']);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('AARCH64\n0');
+      expect(hostBinfmt()).toEqual(hostBefore);
+    } finally {
+      await removeUser(user);
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 });

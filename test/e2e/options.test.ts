@@ -245,7 +245,8 @@ describe('--dry-run', () => {
     const r = await p;
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
-    for (const word of ['unshare', 'mount -t overlay', `lowerdir=${rootfs.dir}`, 'pivot_root', 'hostname dry', 'mknod', 'devpts', 'none bind,ro', 'mount_table']) {
+    // (a user who is not root: the rootless plan, fuse-overlayfs over a root of other owners: src/rootless/plan.ts)
+    for (const word of ['unshare --user --map-root-user', 'fuse_root', `lowerdir=${rootfs.dir}`, 'enter_pidns', 'pivot_root', 'hostname dry', 'devpts', 'none bind,ro', 'mount_table']) {
       expect(r.stdout, word).toContain(word);
     }
     // every command has its reason on the line before
@@ -261,7 +262,8 @@ describe('--dry-run', () => {
     const p = spawnTracked(MINC, ['--dry-run', 'touch', '/should-not-exist']);
     const r = await p;
     expect(r.exitCode).toBe(0);
-    expect(r.stdout).toContain('pivot_root');
+    for (const word of ['pivot_root', 'mount -t overlay', 'mknod']) expect(r.stdout, word).toContain(word);
+    expect(r.stdout).not.toContain('--user');
     expect(tempdirsOf(p.pid)).toEqual([]);
     expect(existsSync('/should-not-exist')).toBe(false);
   });

@@ -6,12 +6,45 @@
  * own.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerSaveTar, ociLayoutTar, sha, type Fixture } from '../helpers/images.js';
 import { startRegistry, type Registry } from '../helpers/registry.js';
-import { makeUser, type RootlessUser } from '../helpers/rootless.js';
+import { MARTEN, MINC_BIN } from '../helpers/marten.js';
+import { asUser, makeUser as makeTestUser, removeUser, type TestUser } from '../helpers/rootless.js';
+
+interface Run {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+type RunOpts = { extraEnv?: Record<string, string> };
+
+/** The test user, with what this file runs as it: commands in its home, extra environment through env(1). */
+interface RootlessUser extends TestUser {
+  readonly subgid: number | null;
+  run(file: string, args: readonly string[], opts?: RunOpts): Promise<Run>;
+  marten(args: readonly string[], opts?: RunOpts): Promise<Run>;
+  minc(args: readonly string[], opts?: RunOpts): Promise<Run>;
+}
+
+async function makeUser(): Promise<RootlessUser> {
+  const u = await makeTestUser();
+  const sub = readFileSync('/etc/subgid', 'utf8').split('\n').find((l) => l.startsWith(`${u.name}:`));
+  const run = async (file: string, args: readonly string[], opts: RunOpts = {}): Promise<Run> => {
+    const extra = Object.entries(opts.extraEnv ?? {}).map(([k, v]) => `${k}=${v}`);
+    const r = await asUser(u, 'env', [...extra, file, ...args], { cwd: u.home, timeout: 120_000 });
+    return { exitCode: r.exitCode ?? 128, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+  };
+  return {
+    ...u,
+    subgid: sub ? Number(sub.split(':')[1]) : null,
+    run,
+    marten: (args, opts) => run(MARTEN, args, opts),
+    minc: (args, opts) => run(MINC_BIN, args, opts),
+  };
+}
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 
 let user: RootlessUser;
@@ -19,7 +52,7 @@ let work: string;
 let reg: Registry;
 
 beforeAll(async () => {
-  user = makeUser();
+  user = await makeUser();
   work = mkdtempSync('/tmp/marten-rootless-');
   execFileSync('chmod', ['755', work]);
   reg = await startRegistry();
@@ -27,7 +60,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await reg?.stop();
-  user?.remove();
+  if (user) await removeUser(user);
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -224,12 +257,12 @@ describe('a user\'s imports and pulls', () => {
 describe('removing what the user\'s subordinate ids own', () => {
   /** A dir below path owned by the user's first subordinate id, 0700, with a file in it: the user alone cannot remove it. */
   const plant = (path: string): void => {
-    const sub = user.subuid!.start;
-    sh(`mkdir -p ${path} && chown ${user.uid}:${user.gid} ${path} && mkdir ${path}/own && echo x > ${path}/own/x && chown -R ${sub}:${user.subgid!.start} ${path}/own && chmod 700 ${path}/own`);
+    const sub = user.subuid!;
+    sh(`mkdir -p ${path} && chown ${user.uid}:${user.gid} ${path} && mkdir ${path}/own && echo x > ${path}/own/x && chown -R ${sub}:${user.subgid!} ${path}/own && chmod 700 ${path}/own`);
   };
 
   it('rm, rmi and prune remove them (in a user namespace with the user\'s map)', async () => {
-    expect(user.subuid, 'useradd gave the user no subordinate ids').not.toBeNull();
+    expect(user.subuid, 'useradd gave the user no subordinate ids').toBeTypeOf('number');
     const env = { XDG_DATA_HOME: join(user.home, 'rm') };
     const store = join(user.home, 'rm/mincs');
     expect((await user.run('sh', ['-c', 'mkdir -p rmbase/etc && echo x > rmbase/etc/x'])).exitCode).toBe(0);
@@ -283,8 +316,8 @@ describe('a user\'s container, of a rootless minc -r IMAGE run', () => {
     const store = join(user.home, 'runs/mincs');
     const cdir = sh(`ls -d ${store}/containers/*`).trim();
     // the run's chowns put files on the user's subordinate ids, /own closed to the user
-    expect(statSync(join(cdir, 'storage/f')).uid).toBe(user.subuid!.start + 32);
-    expect(statSync(join(cdir, 'storage/own')).uid).toBe(user.subuid!.start + 43);
+    expect(statSync(join(cdir, 'storage/f')).uid).toBe(user.subuid! + 32);
+    expect(statSync(join(cdir, 'storage/own')).uid).toBe(user.subuid! + 43);
 
     const diff = await user.marten(['diff', 'c5'], { extraEnv: env() });
     expect(diff.exitCode, diff.stderr).toBe(0);
