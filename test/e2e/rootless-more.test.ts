@@ -1,0 +1,193 @@
+/**
+ * minc as an ordinary user (issue 11), end to end, continued: cgroup limits
+ * in a group delegated to the user (and the clear error without one),
+ * --doctor, --apply of what the user may write, and that a user's -B,
+ * --stop and --gc see only the user's own runs.  A real user made by
+ * useradd; commands run as it through setpriv.
+ */
+import { execa } from 'execa';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findHierarchies, type Controller, type Hierarchy } from '../../src/cgroup/config.js';
+import { asUserArgv, makeUser, mincAsUser, removeUser, type TestUser } from '../helpers/rootless.js';
+import { sleep, waitFor } from '../helpers/e2e.js';
+
+let user: TestUser;
+let work: string;
+
+const hier = findHierarchies(readFileSync('/proc/self/mountinfo', 'utf8'), (m) => {
+  try {
+    return readFileSync(`${m}/cgroup.controllers`, 'utf8');
+  } catch {
+    return null;
+  }
+});
+
+/** The user's temp dirs of minc runs, now. */
+const runDirs = (): string[] => readdirSync(user.runtime).filter((n) => /^minc\d+-/.test(n));
+
+/** What is left of the user's runs: temp dirs, processes of minc or fuse-overlayfs, mounts under its dirs. */
+async function leftovers(): Promise<string[]> {
+  const ps = await execa('ps', ['-u', String(user.uid), '-o', 'pid=,stat=,args='], { reject: false });
+  const procs = ps.stdout.split('\n').filter((l) => /fuse-overlayfs|bin\/minc/.test(l) && !/^\s*\d+\s+Z/.test(l));
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(user.runtime));
+  return [...runDirs(), ...procs, ...mounts];
+}
+
+beforeAll(async () => {
+  user = await makeUser();
+  work = mkdtempSync('/var/tmp/mincs-rootless-more-');
+  chmodSync(work, 0o755);
+});
+
+afterAll(async () => {
+  if (user) await removeUser(user);
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+/**
+ * A group delegated to the user in the hierarchy of each controller, as an
+ * admin makes one: the dir and its files chowned to the user.  cgroup v2
+ * also gets the controllers handed down to it, and a leaf below it for
+ * minc to start in (no process may sit in a group that hands controllers on).
+ */
+interface Delegated {
+  /** the delegated group of each controller */
+  readonly dirs: Partial<Record<Controller, string>>;
+  /** where minc is started: the groups to join */
+  readonly joins: string[];
+  remove(): void;
+}
+
+function delegate(controllers: readonly Controller[]): Delegated {
+  const name = `mincs-deleg-${randomBytes(3).toString('hex')}`;
+  const dirs: Partial<Record<Controller, string>> = {};
+  const joins = new Set<string>();
+  const made: string[] = [];
+  for (const c of controllers) {
+    const h: Hierarchy = hier[c]!;
+    const dir = `${h.mount}/${name}`;
+    dirs[c] = dir;
+    if (made.includes(dir)) continue;
+    mkdirSync(dir);
+    made.push(dir);
+    if (h.version === 2) writeFileSync(`${h.mount}/cgroup.subtree_control`, controllers.filter((x) => hier[x]!.version === 2).map((x) => `+${x}`).join(' '));
+    for (const f of readdirSync(dir)) chownSync(`${dir}/${f}`, user.uid, user.gid);
+    chownSync(dir, user.uid, user.gid);
+    if (h.version === 2) {
+      mkdirSync(`${dir}/leaf`);
+      made.push(`${dir}/leaf`);
+      joins.add(`${dir}/leaf`);
+    } else joins.add(dir);
+  }
+  return {
+    dirs, joins: [...joins],
+    remove: () => {
+      for (const d of made.reverse()) {
+        rmdirQuiet(d);
+      }
+    },
+  };
+}
+
+/** rmdir, for a cgroup (its files go with it); one not empty stays, and the test's checks say so. */
+function rmdirQuiet(d: string): void {
+  try {
+    rmdirSync(d);
+  } catch {
+    /* gone, or not empty */
+  }
+}
+
+/** Start minc as the user inside the delegated groups (root moves the shell in, then it becomes the user's minc). */
+function mincInGroups(d: Delegated, args: readonly string[]) {
+  const join = d.joins.map((g) => `echo $$ > ${g}/cgroup.procs`).join('; ');
+  return execa('sh', ['-c', `${join}; exec setpriv "$@"`, 'sh', ...asUserArgv(user, `${process.cwd()}/bin/minc`, args)], { reject: false, stdin: 'ignore', timeout: 60_000 });
+}
+
+/** The run groups (mincs/NAME) left below a delegated group. */
+const runGroups = (dir: string): string[] =>
+  existsSync(`${dir}/mincs`) ? readdirSync(`${dir}/mincs`, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => `${dir}/mincs/${e.name}`) : [];
+
+/** After a test: nothing of the user's may hold the delegated groups (a failed test's run), then they go. */
+async function undelegate(d: Delegated): Promise<void> {
+  await execa('pkill', ['-KILL', '-u', String(user.uid)], { reject: false });
+  await sleep(100);
+  await mincAsUser(user, ['--gc']);
+  for (const dir of Object.values(d.dirs)) for (const g of runGroups(dir!)) rmdirQuiet(g);
+  for (const dir of Object.values(d.dirs)) rmdirQuiet(`${dir}/mincs`);
+  d.remove();
+}
+
+describe('cgroup limits without root', () => {
+  it('in a group delegated to the user: the run\'s group is made below it with the limits, and removed after', async () => {
+    const d = delegate(['memory', 'pids']);
+    try {
+      const p = mincInGroups(d, ['--mem-limit', '48M', '--pid-max', '20', 'sleep', '30']);
+      await waitFor(() => runDirs().some((n) => existsSync(`${user.runtime}/${n}/pid`)), 'the command to start');
+      const [mem] = runGroups(d.dirs.memory!);
+      const [pids] = runGroups(d.dirs.pids!);
+      expect(mem).toMatch(/\/mincs\/minc\d+-\w+$/);
+      const v2 = hier.memory!.version === 2;
+      expect(readFileSync(`${mem}/${v2 ? 'memory.max' : 'memory.limit_in_bytes'}`, 'utf8').trim()).toBe(String(48 * 2 ** 20));
+      // --pid-max and minc's unshare and init, once the command is about to start (room for minc's set-up before)
+      await waitFor(() => readFileSync(`${pids}/pids.max`, 'utf8').trim() === '22', 'pids.max to be 22', 5000);
+      expect(readFileSync(`${pids}/cgroup.procs`, 'utf8').trim().split('\n').length).toBeGreaterThanOrEqual(3);
+      await execa('pkill', ['-TERM', '-u', String(user.uid), '-f', 'bin/minc --mem-limit'], { reject: false });
+      const r = await p;
+      expect(r.exitCode, r.stderr).toBe(143);
+      expect(runGroups(d.dirs.memory!)).toEqual([]);
+      expect(runGroups(d.dirs.pids!)).toEqual([]);
+      expect(existsSync(`${d.dirs.memory}/mincs`)).toBe(false);
+      expect(await leftovers()).toEqual([]);
+    } finally {
+      await undelegate(d);
+    }
+  });
+
+  it('the memory limit OOM-kills a hog (137, and minc says so); --pid-max stops a fork bomb', async () => {
+    const d = delegate(['memory', 'pids']);
+    try {
+      const oom = await mincInGroups(d, ['--mem-limit', '32M', 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1']);
+      expect(oom.exitCode, oom.stderr).toBe(137);
+      expect(oom.stderr).toMatch(/^minc: the memory limit \(--mem-limit 32M\) was hit: the kernel's OOM killer killed 1 process of the container$/m);
+      const bomb = 'i=0; while [ $i -lt 60 ]; do sleep 30 & i=$((i+1)); done; echo all started; kill $(jobs -p) 2>/dev/null; true';
+      const stopped = await mincInGroups(d, ['--pid-max', '20', 'sh', '-c', bomb]);
+      expect(stopped.exitCode).not.toBe(0);
+      expect(stopped.stdout).not.toMatch(/all started/);
+      expect(stopped.stderr).toMatch(/can't fork|Resource temporarily unavailable|Cannot fork/i);
+      const room = await mincInGroups(d, ['--pid-max', '100', 'sh', '-c', bomb]);
+      expect(room.exitCode, room.stderr).toBe(0);
+      expect(room.stdout).toMatch(/all started/);
+      expect(runGroups(d.dirs.memory!)).toEqual([]);
+      expect(runGroups(d.dirs.pids!)).toEqual([]);
+      expect(await leftovers()).toEqual([]);
+    } finally {
+      await undelegate(d);
+    }
+  });
+
+  it('without a delegated group, each limit option is one clear line saying what to do, and nothing is left', async () => {
+    for (const opt of [['--mem-limit', '64M'], ['--pid-max', '10'], ['--cpu-quota', '50000'], ['--cpu-shares', '512']]) {
+      const r = await mincAsUser(user, [...opt, 'true']);
+      expect(r.exitCode).toBe(2);
+      const lines = String(r.stderr).trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^minc: ${opt[0]} without root needs a cgroup delegated to you: .*(Delegate=yes|chowns it)`));
+    }
+    expect(await leftovers()).toEqual([]);
+    // a group of root's, not the user's, is no delegation either
+    const name = `${hier.pids!.mount}/mincs-notdeleg-${randomBytes(3).toString('hex')}`;
+    mkdirSync(name);
+    try {
+      const r = await execa('sh', ['-c', `echo $$ > ${name}/cgroup.procs; exec setpriv "$@"`, 'sh', ...asUserArgv(user, `${process.cwd()}/bin/minc`, ['--pid-max', '10', 'true'])], { reject: false, stdin: 'ignore' });
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toContain(`minc runs in ${name} (cgroup v${hier.pids!.version}, ${hier.pids!.mount}), which is not yours`);
+      expect(readdirSync(name).filter((n) => !n.includes('.') && n !== 'tasks' && n !== 'notify_on_release')).toEqual([]);
+    } finally {
+      await sleep(50);
+      rmdirQuiet(name);
+    }
+  });
+});
