@@ -191,3 +191,38 @@ describe('cgroup limits without root', () => {
     }
   });
 });
+
+describe('minc --doctor as a user', () => {
+  it('checks user namespaces, id ranges, fuse-overlayfs and /dev/fuse, and cgroup delegation; root\'s line is not there', async () => {
+    const r = await mincAsUser(user, ['--doctor']);
+    const out = String(r.stdout);
+    expect(out).toMatch(new RegExp(`^ok   user: ${user.name} \\(uid ${user.uid}\\), not root: minc runs rootless`, 'm'));
+    expect(out).not.toMatch(/^\S+ +root:/m);
+    expect(out).toMatch(/^ok   user.max_user_namespaces: \d+$/m);
+    expect(out).toMatch(/^ok   user namespace: unshare --user --map-root-user works$/m);
+    expect(out).toMatch(new RegExp(`^ok   subuid/subgid ranges: uids ${user.subuid}-`, 'm'));
+    expect(out).toMatch(/^ok   newuidmap: .*setuid root$/m);
+    expect(out).toMatch(/^ok   fuse-overlayfs: /m);
+    // (this host's /dev/fuse: the test setup made it 0666 as udev would, or the line names its mode as the cause)
+    expect(out).toMatch(/^(ok   \/dev\/fuse: mode 0666|FAIL \/dev\/fuse: mode 0\d{3}: this user may not open it)/m);
+    expect(out).toMatch(/^warn cgroup delegation: .*which is not yours.* -> /m);
+    expect(r.exitCode).toBe(out.includes('\nFAIL ') ? 1 : 0);
+  });
+
+  it('in a delegated group, the cgroup line is ok; a user without subordinate ids is warned with the usermod line', async () => {
+    const d = delegate(['memory', 'cpu', 'pids']);
+    try {
+      const r = await mincInGroups(d, ['--doctor']);
+      expect(r.stdout).toMatch(/^ok   cgroup delegation: delegated: memory, cpu, pids$/m);
+    } finally {
+      await undelegate(d);
+    }
+    const lone = await makeUser({ subids: false });
+    try {
+      const r = await mincAsUser(lone, ['--doctor']);
+      expect(r.stdout).toMatch(new RegExp(`^warn subuid/subgid ranges: uids none, gids none .* -> usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${lone.name} \\(as root\\)$`, 'm'));
+    } finally {
+      await removeUser(lone);
+    }
+  });
+});
