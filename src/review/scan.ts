@@ -30,6 +30,8 @@ export const kindOf = (st: Stats): Kind =>
   st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFIFO() ? 'fifo' : st.isSocket() ? 'socket' : st.isFile() ? 'file' : 'device';
 
 const SLASH = Buffer.from('/');
+/** aufs's opaque mark, which fuse-overlayfs (a rootless run's root) writes in an opaque dir */
+const FUSE_OPAQUE = Buffer.from('.wh..wh..opq');
 const isWhiteout = (st: Stats): boolean => st.isCharacterDevice() && st.rdev === 0;
 export const childPath = (dir: Buffer, name: Buffer): Buffer => Buffer.concat([dir.length === 1 ? Buffer.alloc(0) : dir, SLASH, name]);
 
@@ -69,7 +71,7 @@ function sameContent(a: Buffer, b: Buffer, size: number): boolean {
 }
 
 /** What differs between an upper entry and the host's entry of the same kind (xattrs come later, in one batch). */
-function differences(up: Buffer, st: Stats, low: Buffer, lst: Stats): What[] {
+function differences(up: Buffer, st: Stats, low: Buffer, lst: Stats, owners: boolean): What[] {
   const what: What[] = [];
   if (st.isFile()) {
     // a copy-up keeps size and mtime: with both the same the bytes are not read
@@ -80,7 +82,7 @@ function differences(up: Buffer, st: Stats, low: Buffer, lst: Stats): What[] {
     if (st.rdev !== lst.rdev || st.isBlockDevice() !== lst.isBlockDevice()) what.push('content');
   }
   if ((st.mode & 0o7777) !== (lst.mode & 0o7777) && !st.isSymbolicLink()) what.push('mode');
-  if (st.uid !== lst.uid || st.gid !== lst.gid) what.push('owner');
+  if (owners && (st.uid !== lst.uid || st.gid !== lst.gid)) what.push('owner');
   return what;
 }
 
@@ -106,7 +108,8 @@ export function scan(sb: Sandbox, { stats = true } = {}): Change[] {
     const attrs: AttrDump = dumpTree(m.upper);
     const opaqueAt = (p: Buffer): boolean => {
       const a = attrs.get(p.toString('latin1'));
-      return a?.get('trusted.overlay.opaque') === '0x79' || a?.get('user.overlay.opaque') === '0x79';
+      return a?.get('trusted.overlay.opaque') === '0x79' || a?.get('user.overlay.opaque') === '0x79'
+        || (sb.rootless && (a?.get('user.fuseoverlayfs.opaque') === '0x79' || lstatOrNull(Buffer.concat([p, SLASH, FUSE_OPAQUE])) !== null));
     };
     const others = sb.mounts.filter((o) => o !== m && o.point.length > m.point.length).map((o) => o.point.toString('latin1'));
     const walk = (upperDir: Buffer, dir: Buffer, lowers: Buffer[]): void => {
@@ -122,6 +125,8 @@ export function scan(sb: Sandbox, { stats = true } = {}): Change[] {
         const path = childPath(dir, name);
         const key = path.toString('latin1');
         if (hidden(key) || others.includes(key)) continue;
+        // fuse-overlayfs marks an opaque dir with this file too (beside its xattr): a mark, not a change
+        if (sb.rootless && name.equals(FUSE_OPAQUE)) continue;
         if (!stats && lowers.length === 0 && !d.isCharacterDevice() && !sb.made.has(key)) {
           // nothing on the host to compare with, and no stat wanted: an addition of the kind readdir says
           const isDir = d.isDirectory();
@@ -155,7 +160,7 @@ export function scan(sb: Sandbox, { stats = true } = {}): Change[] {
           if (!made) out.push({ status: 'C', path, kind: kindOf(st), what: ['type'], upper, st, attrs: a, opaque });
           if (isDir) walk(upper, path, []);
         } else {
-          const what = differences(upper, st, low, lst);
+          const what = differences(upper, st, low, lst, !sb.rootless);
           if (opaque) what.push('opaque');
           if (!made) pending.push({ path, upper, st, low, what, opaque });
           if (isDir) {

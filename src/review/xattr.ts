@@ -80,11 +80,14 @@ export function dumpPaths(paths: readonly Buffer[], match = ATTR_MATCH): AttrDum
   return parseDump(run(['xargs', '-0', '-r', 'getfattr', '-h', '--absolute-names', '-d', '-e', 'hex', '-m', match, '--'], input));
 }
 
+/** An attribute of the file's own, not an overlay's mark (kernel overlayfs's user.overlay.*, fuse-overlayfs's user.fuseoverlayfs.*). */
+const ownName = (k: string): boolean => /^(user|security)\./.test(k) && !k.startsWith('user.overlay.') && !k.startsWith('user.fuseoverlayfs.');
+
 /** Set attributes: one `setfattr --restore` for all paths (names absolute, links not followed). */
 export function restoreAttrs(items: readonly { path: Buffer; attrs: Attrs }[]): void {
   const parts: string[] = [];
   for (const { path, attrs } of items) {
-    const own = [...attrs].filter(([k]) => /^(user|security)\./.test(k) && !k.startsWith('user.overlay.'));
+    const own = [...attrs].filter(([k]) => ownName(k));
     if (own.length === 0) continue;
     parts.push(`# file: ${quote(path)}\n${own.map(([k, v]) => `${k}=${v}`).join('\n')}\n\n`);
   }
@@ -102,5 +105,5 @@ export function removeAttr(path: Buffer, name: string): void {
 /** The attributes minc copies, as a comparable string. */
 export function ownAttrs(a: Attrs | undefined): string {
   if (!a) return '';
-  return [...a].filter(([k]) => /^(user|security)\./.test(k) && !k.startsWith('user.overlay.')).sort().map(([k, v]) => `${k}=${v}`).join('\n');
+  return [...a].filter(([k]) => ownName(k)).sort().map(([k, v]) => `${k}=${v}`).join('\n');
 }

@@ -226,3 +226,52 @@ describe('minc --doctor as a user', () => {
     }
   });
 });
+
+describe('--apply as a user', () => {
+  it('applies what the user may write, names each path it may not (status 1), leaves the host\'s root-owned dir untouched; --undo puts back what was applied', async () => {
+    const base = mkdtempSync(`${work}/apply-`);
+    chmodSync(base, 0o755);
+    const mine = `${base}/mine`;
+    const roots = `${base}/roots`;
+    mkdirSync(`${mine}/opq`, { recursive: true });
+    writeFileSync(`${mine}/opq/x`, 'x\n');
+    writeFileSync(`${mine}/rootsfile`, 'root\'s, in the user\'s dir\n', { mode: 0o666 });
+    for (const p of [mine, `${mine}/opq`, `${mine}/opq/x`]) chownSync(p, user.uid, user.gid);
+    mkdirSync(roots, { mode: 0o755 });
+    writeFileSync(`${roots}/old`, 'old\n', { mode: 0o644 });
+    const kept = await mincAsUser(user, ['-k', 'sh', '-c',
+      `echo a > ${mine}/f; echo b > ${roots}/g; rm ${roots}/old; rm -rf ${mine}/opq; mkdir ${mine}/opq; echo y > ${mine}/opq/y; echo more >> ${mine}/rootsfile`]);
+    expect(kept.exitCode, String(kept.stderr)).toBe(0);
+    const dir = /minc -t (\S+)$/m.exec(String(kept.stderr))![1]!;
+    try {
+      // fuse-overlayfs's marks in the upper (the host view of a rootless run): whiteouts are 0/0 char devices, an opaque dir has user.fuseoverlayfs.opaque
+      const attrs = await execa('getfattr', ['-d', '-m-', `${dir}/storage${mine}/opq`], { reject: false });
+      expect(attrs.stdout).toMatch(/user\.fuseoverlayfs\.opaque="y"/);
+      const summary = await mincAsUser(user, ['--summary', dir]);
+      expect(String(summary.stdout).split('\n')).toEqual([
+        `C ${mine}/opq`, `D ${mine}/opq/x`, `A ${mine}/opq/y`, `A ${mine}/f`, `C ${mine}/rootsfile`, `A ${roots}/g`, `D ${roots}/old`,
+      ].sort((a, b) => Buffer.compare(Buffer.from(a.slice(2)), Buffer.from(b.slice(2)))));
+      const r = await mincAsUser(user, ['--apply', dir]);
+      expect(r.exitCode).toBe(1);
+      const lines = String(r.stderr).split('\n');
+      expect(lines.filter((l) => l.startsWith('minc: not applied: '))).toEqual([
+        `minc: not applied: ${mine}/rootsfile: it is not yours (--undo could not give it back to its owner)`,
+        `minc: not applied: ${roots}/g: you may not write ${roots}`,
+        `minc: not applied: ${roots}/old: you may not write ${roots}`,
+      ]);
+      expect(lines).toContain(`minc: applied 4 changes onto / (minc --undo ${dir} puts them back)`);
+      expect(readFileSync(`${mine}/f`, 'utf8')).toBe('a\n');
+      expect(readdirSync(`${mine}/opq`)).toEqual(['y']);
+      expect(readdirSync(roots)).toEqual(['old']);
+      expect(readFileSync(`${roots}/old`, 'utf8')).toBe('old\n');
+      expect(readFileSync(`${mine}/rootsfile`, 'utf8')).toBe('root\'s, in the user\'s dir\n');
+      const u = await mincAsUser(user, ['--undo', dir]);
+      expect(u.exitCode, String(u.stderr)).toBe(0);
+      expect(existsSync(`${mine}/f`)).toBe(false);
+      expect(readdirSync(`${mine}/opq`)).toEqual(['x']);
+      expect(readdirSync(roots)).toEqual(['old']);
+    } finally {
+      await execa('rm', ['-rf', dir]);
+    }
+  });
+});
