@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findHierarchies, type Controller, type Hierarchy } from '../../src/cgroup/config.js';
-import { asUserArgv, makeUser, mincAsUser, removeUser, type TestUser } from '../helpers/rootless.js';
+import { asUser, asUserArgv, makeUser, mincAsUser, removeUser, type TestUser } from '../helpers/rootless.js';
 import { sleep, waitFor } from '../helpers/e2e.js';
 
 let user: TestUser;
@@ -272,6 +272,78 @@ describe('--apply as a user', () => {
       expect(readdirSync(roots)).toEqual(['old']);
     } finally {
       await execa('rm', ['-rf', dir]);
+    }
+  });
+});
+
+describe('-B, --stop, --gc and marten lc as a user see only the user\'s own runs', () => {
+  it('in a base dir everyone may write (a user without XDG_RUNTIME_DIR gets /tmp): the user\'s --gc, --stop and lc leave root\'s runs and another user\'s alone', async () => {
+    // a sticky base open to all, as /tmp is, for root's runs and two users' (XDG_RUNTIME_DIR points every run there)
+    const shared = mkdtempSync(`${work}/shared-`);
+    chmodSync(shared, 0o1777);
+    const other = await makeUser();
+    const me = { ...user, env: { ...user.env, XDG_RUNTIME_DIR: shared } };
+    const them = { ...other, env: { ...other.env, XDG_RUNTIME_DIR: shared } };
+    const rootEnv = { ...process.env, XDG_RUNTIME_DIR: shared };
+    const MINC = `${process.cwd()}/bin/minc`;
+    const dirs = (): string[] => readdirSync(shared).filter((n) => /^minc\d+-\w{6}$/.test(n));
+    /** A run started and its minc SIGKILLed once the command runs: a dead run's dir, for --gc. */
+    const deadRun = async (start: () => ReturnType<typeof execa>): Promise<string> => {
+      const before = new Set(dirs());
+      const p = start();
+      await waitFor(() => dirs().some((n) => !before.has(n) && existsSync(`${shared}/${n}/pid`)), 'the command to start');
+      const dir = dirs().find((n) => !before.has(n))!;
+      p.kill('SIGKILL');
+      await p.catch(() => undefined);
+      return dir;
+    };
+    let rootBg = '';
+    try {
+      const rootDead = await deadRun(() => execa(MINC, ['sleep', '60'], { env: rootEnv, reject: false }));
+      const theirDead = await deadRun(() => execa('setpriv', asUserArgv(them, MINC, ['sleep', '60']), { reject: false }));
+      const myDead = await deadRun(() => execa('setpriv', asUserArgv(me, MINC, ['sleep', '60']), { reject: false }));
+      const rb = await execa(MINC, ['-B', 'sleep', '60'], { env: rootEnv, reject: false });
+      expect(rb.exitCode, String(rb.stderr)).toBe(0);
+      rootBg = String(rb.stdout).trim();
+      const mb = await mincAsUser(me, ['-B', 'sleep', '60']);
+      expect(mb.exitCode, String(mb.stderr)).toBe(0);
+      const myBg = String(mb.stdout).trim();
+      expect(myBg.startsWith(`${shared}/minc`)).toBe(true);
+
+      // lc: the user's own runs only
+      const lc = await asUser(me, `${process.cwd()}/bin/marten`, ['lc']);
+      expect(lc.exitCode, String(lc.stderr)).toBe(0);
+      expect(lc.stdout).toContain(myBg.slice(shared.length + 1));
+      for (const d of [rootDead, theirDead, rootBg.slice(shared.length + 1)]) expect(lc.stdout).not.toContain(d);
+
+      // --stop of root's run: refused, the run goes on
+      const denied = await mincAsUser(me, ['--stop', rootBg]);
+      expect(denied.exitCode).toBe(2);
+      expect(denied.stderr).toBe(`minc: --stop '${rootBg}': not a run of yours (${rootBg} is uid 0's)`);
+      expect(existsSync(`${rootBg}/pid`)).toBe(true);
+
+      // --gc: the user's own dead run goes; root's and the other user's stay
+      const gc = await mincAsUser(me, ['--gc']);
+      expect(gc.exitCode, String(gc.stderr)).toBe(0);
+      expect(gc.stderr).toBe(`minc: removed ${shared}/${myDead}`);
+      expect(dirs().sort()).toEqual([rootDead, theirDead, rootBg.slice(shared.length + 1), myBg.slice(shared.length + 1)].sort());
+
+      // the user's own background run stops, and nothing of it is left
+      const stopped = await mincAsUser(me, ['--stop', myBg]);
+      expect(stopped.exitCode, String(stopped.stderr)).toBe(0);
+      expect(existsSync(myBg)).toBe(false);
+      expect(await leftovers()).toEqual([]);
+
+      // each owner's own --gc (and --stop) clears theirs
+      expect((await execa(MINC, ['--stop', rootBg], { env: rootEnv, reject: false })).exitCode).toBe(0);
+      rootBg = '';
+      expect((await execa(MINC, ['--gc'], { env: rootEnv, reject: false })).stderr).toBe(`minc: removed ${shared}/${rootDead}`);
+      expect((await mincAsUser(them, ['--gc'])).stderr).toBe(`minc: removed ${shared}/${theirDead}`);
+      expect(dirs()).toEqual([]);
+    } finally {
+      if (rootBg) await execa(MINC, ['--stop', rootBg], { env: rootEnv, reject: false });
+      await removeUser(other);
+      await execa('rm', ['-rf', shared], { reject: false });
     }
   });
 });
