@@ -274,6 +274,24 @@ describe('--apply as a user', () => {
       await execa('rm', ['-rf', dir]);
     }
   });
+  it('--review on a terminal, answered y: the same partial apply, and status 1', async () => {
+    const base = mkdtempSync(`${work}/review-`);
+    chmodSync(base, 0o755);
+    mkdirSync(`${base}/mine`);
+    chownSync(`${base}/mine`, user.uid, user.gid);
+    mkdirSync(`${base}/roots`, { mode: 0o755 });
+    const cmd = `${process.cwd()}/bin/minc --review sh -c 'echo a > ${base}/mine/f; echo b > ${base}/roots/g'`;
+    const r = await asUser(user, 'script', ['-qec', cmd, '/dev/null'], { input: 'y\n', stdin: undefined });
+    const out = String(r.stdout);
+    expect(out).toContain('Apply these changes to the host? [y/N/e]');
+    expect(out).toContain(`minc: not applied: ${base}/roots/g: you may not write ${base}/roots`);
+    expect(r.exitCode).toBe(1);
+    expect(readFileSync(`${base}/mine/f`, 'utf8')).toBe('a\n');
+    expect(readdirSync(`${base}/roots`)).toEqual([]);
+    const dir = /minc --undo (\S+) puts them back/.exec(out)?.[1];
+    expect(dir).toBeTruthy();
+    await execa('rm', ['-rf', dir!]);
+  });
 });
 
 describe('-B, --stop, --gc and marten lc as a user see only the user\'s own runs', () => {
