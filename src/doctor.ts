@@ -7,6 +7,15 @@ import { loaderFacts, which } from './run/facts.js';
 import { findKernel } from './vm/kernel.js';
 import { kvmUsable } from './vm/options.js';
 import { writeFd } from './run/log.js';
+import { rootlessChecks } from './rootless/doctor.js';
+
+/** Does a user namespace work here: unshare's status and words. */
+function tryUserns(): { status: number | null; stderr: string } {
+  const unshare = which('unshare');
+  if (!unshare) return { status: null, stderr: 'unshare not found' };
+  const r = spawnSync(unshare, ['--user', '--map-root-user', 'true'], { encoding: 'utf8', timeout: 10_000 });
+  return { status: r.status, stderr: r.stderr ?? String(r.error ?? '') };
+}
 
 interface Check {
   readonly what: string;
@@ -40,7 +49,9 @@ function utilLinuxVersion(unshare: string): [number, number] | null {
 export function checks(): Check[] {
   const out: Check[] = [];
   const root = process.getuid?.() === 0;
-  out.push({ what: 'root', ok: root, detail: root ? 'running as root' : 'not root', fix: 'run minc with sudo' });
+  if (root) out.push({ what: 'root', ok: root, detail: 'running as root' });
+  // a user: rootless (issue 11): user namespaces, id maps, fuse-overlayfs, cgroup delegation (src/rootless/doctor.ts)
+  else out.push(...rootlessChecks(which, tryUserns));
   for (const [tool, pkg] of Object.entries(PACKAGES)) {
     const p = which(tool);
     out.push({ what: tool, ok: Boolean(p), detail: p ?? 'not found', fix: `apt-get install ${pkg}` });

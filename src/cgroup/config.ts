@@ -11,6 +11,8 @@ export interface Hierarchy {
   readonly version: 1 | 2;
   /** mount point of the hierarchy */
   readonly mount: string;
+  /** the group the run's groups go below (a user's delegated group: src/cgroup/delegate.ts); the mount point when absent */
+  readonly base?: string;
 }
 
 export type Hierarchies = Readonly<Partial<Record<Controller, Hierarchy>>>;

@@ -28,7 +28,7 @@ export function groups(cg: CgroupConfig, tempdir: string): Group[] {
   for (const c of used) {
     const hier = h[c];
     if (!hier) throw new Error(`no ${c} cgroup controller`);
-    const dir = `${hier.mount}/mincs/${name}`;
+    const dir = `${hier.base ?? hier.mount}/mincs/${name}`;
     const g = byDir.get(dir) ?? { version: hier.version, controllers: [] };
     g.controllers.push(c);
     byDir.set(dir, g);

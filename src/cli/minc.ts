@@ -60,7 +60,8 @@ async function main(argv: readonly string[]): Promise<number> {
   ranContainer(); // the code cache written now holds the whole run path (src/cli/load.ts)
   if (args.review && tempdir) {
     const { reviewAfterRun } = await import('../review/prompt.js');
-    reviewAfterRun(tempdir, { keep: args.keep || args.tempdir !== undefined, exclude: args.exclude, force: args.force });
+    const applied = reviewAfterRun(tempdir, { keep: args.keep || args.tempdir !== undefined, exclude: args.exclude, force: args.force });
+    return status !== 0 ? status : applied; // (a user's apply that left some changes: 1)
   }
   return status;
 }

@@ -8,6 +8,7 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { findHierarchies, neededControllers, parseLimits, type CgroupConfig } from '../cgroup/config.js';
+import { delegatedHierarchies, parseProcCgroup } from '../cgroup/delegate.js';
 import { BRIDGE, checkPorts, parseNetMode, parsePort, parseSubnet, subnetSetting, type NetConfig } from '../net/config.js';
 import { findTool as which } from '../host/tools.js';
 import { parseBind, type Bind } from './binds.js';
@@ -45,6 +46,14 @@ export interface ExtraConfig {
 const read = (path: string): string | null => {
   try {
     return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+};
+
+const ownerOf = (path: string): number | null => {
+  try {
+    return statSync(path).uid;
   } catch {
     return null;
   }
@@ -93,9 +102,17 @@ function validateNet(args: ExtraArgs, env: NodeJS.ProcessEnv): NetConfig | undef
 function validateCgroup(args: ExtraArgs): CgroupConfig | undefined {
   const limits = parseLimits(args);
   if (!limits) return undefined;
-  const hierarchies = findHierarchies(read('/proc/self/mountinfo') ?? '', (m) => read(`${m}/cgroup.controllers`));
-  for (const [c, option] of neededControllers(limits)) {
+  const mountinfo = read('/proc/self/mountinfo') ?? '';
+  let hierarchies = findHierarchies(mountinfo, (m) => read(`${m}/cgroup.controllers`));
+  const need = neededControllers(limits);
+  for (const [c, option] of need) {
     if (!hierarchies[c]) throw new UsageError(`${option}: this host has no ${c} cgroup controller (neither in cgroup v2 nor mounted as v1)`);
+  }
+  const uid = process.geteuid?.() ?? 0;
+  if (uid !== 0) {
+    // a user's run: its groups go below a group delegated to the user, or the run is refused (src/cgroup/delegate.ts)
+    const probe = { owner: ownerOf, read };
+    hierarchies = delegatedHierarchies(need, hierarchies, parseProcCgroup(read('/proc/self/cgroup') ?? ''), mountinfo, probe, uid, (m) => new UsageError(m));
   }
   const mem = hierarchies.memory;
   if (limits.memSwap !== undefined && mem?.version === 1 && !existsSync(`${mem.mount}/memory.memsw.limit_in_bytes`)) {

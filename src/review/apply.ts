@@ -65,7 +65,14 @@ interface Step {
   replacesDir: boolean;
 }
 
-export function applyChanges(sb: Sandbox, root: string, chosen: readonly Change[], force: boolean): number {
+/**
+ * owners: set each entry's owner as the sandbox has it (root's apply of a
+ * root's run); a user's apply, or one of a rootless run's sandbox, leaves
+ * entries owned by whoever applies (the upper's owners there are
+ * fuse-overlayfs's or the user namespace's, and a user cannot chown).
+ */
+export function applyChanges(sb: Sandbox, root: string, chosen: readonly Change[], force: boolean, owners = true): number {
+  const own = (st: { uid: number; gid: number }): { uid?: number; gid?: number } => (owners ? { uid: st.uid, gid: st.gid } : {});
   const tree = new HostTree(root);
   try {
     // 2. the host as it is: parents, conflicts
@@ -117,7 +124,7 @@ export function applyChanges(sb: Sandbox, root: string, chosen: readonly Change[
         if (e.before.kind !== 'missing') removeEntry(at);
         mkdirSync(at, 0o700);
       }
-      setMeta(at, { uid: c.st.uid, gid: c.st.gid, mode: c.st.mode & 0o7777 }, false);
+      setMeta(at, { ...own(c.st), mode: c.st.mode & 0o7777 }, false);
     }
     tree.forget();
     // everything else, made beside its target
@@ -153,7 +160,7 @@ export function applyChanges(sb: Sandbox, root: string, chosen: readonly Change[
         }
       } else if (st.isSymbolicLink()) symlinkSync(readlinkSync(c.upper, { encoding: 'buffer' }), at);
       else makeNode(pfd, tmp, st.isFIFO() ? 'fifo' : 'device', st.rdev, st.isBlockDevice());
-      setMeta(at, { uid: st.uid, gid: st.gid, mode: st.mode & 0o7777, atime: st.atimeMs / 1000, mtime: st.mtimeMs / 1000 }, st.isSymbolicLink());
+      setMeta(at, { ...own(st), mode: st.mode & 0o7777, atime: st.atimeMs / 1000, mtime: st.mtimeMs / 1000 }, st.isSymbolicLink());
       if (c.attrs && !st.isSymbolicLink()) attrs.push({ path: tree.forChild(pfd, tmp), attrs: c.attrs });
     }
     restoreAttrs(attrs);

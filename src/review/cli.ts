@@ -5,9 +5,11 @@
 import { writeSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { applyChanges, select } from './apply.js';
+import { HostTree, shown } from './hostfs.js';
+import { writableChanges } from './userapply.js';
 import { excluder } from './exclude.js';
-import { applyRoot, openSandbox } from './sandbox.js';
-import { scan } from './scan.js';
+import { applyRoot, openSandbox, type Sandbox } from './sandbox.js';
+import { scan, type Change } from './scan.js';
 import { jsonSummary, textSummary } from './summary.js';
 import { undo } from './undo.js';
 
@@ -72,7 +74,32 @@ export function reviewCommand(args: ReviewArgs): number {
   const sb = openSandbox(args.apply!);
   const root = applyRoot(sb);
   const chosen = select(scan(sb), { paths, exclude: ex });
-  const n = applyChanges(sb, root, chosen, args.force);
-  note(`applied ${n} change${n === 1 ? '' : 's'} onto ${root} (minc --undo ${sb.dir} puts them back)`);
-  return 0;
+  return applyAsCaller(sb, root, chosen, args.force);
+}
+
+/**
+ * Apply chosen onto root as the caller may: root applies all; a user what the
+ * user may write (src/review/userapply.ts), naming each path not applied, one
+ * line a path, with status 1 then.
+ */
+export function applyAsCaller(sb: Sandbox, root: string, chosen: readonly Change[], force: boolean): number {
+  const uid = process.getuid?.() ?? 0;
+  if (uid === 0) {
+    const n = applyChanges(sb, root, chosen, force, !sb.rootless);
+    note(`applied ${n} change${n === 1 ? '' : 's'} onto ${root} (minc --undo ${sb.dir} puts them back)`);
+    return 0;
+  }
+  const tree = new HostTree(root);
+  let mine;
+  try {
+    mine = writableChanges(tree, chosen, uid);
+    for (const r of mine.refused) note(`not applied: ${shown(tree.hostPath(r.path))}: ${r.why}`);
+  } finally {
+    tree.close();
+  }
+  const n = mine.ok.length > 0 ? applyChanges(sb, root, mine.ok, force, false) : 0;
+  if (n > 0 || mine.refused.length === 0) note(`applied ${n} change${n === 1 ? '' : 's'} onto ${root} (minc --undo ${sb.dir} puts them back)`);
+  if (mine.refused.length === 0) return 0;
+  note(`${mine.refused.length} change${mine.refused.length === 1 ? ' was' : 's were'} not applied: you may not write ${mine.refused.length === 1 ? 'it' : 'them'} on the host (root may: sudo minc --apply ${sb.dir})`);
+  return 1;
 }

@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { readNoFollow, writeNoFollow } from '../fs/nofollow.js';
 import { removeTempdir } from '../run/tempdir.js';
 import { isTerminal } from '../run/tty.js';
-import { applyChanges, select } from './apply.js';
-import { note, writeAll } from './cli.js';
+import { select } from './apply.js';
+import { applyAsCaller, note, writeAll } from './cli.js';
 import { excluder } from './exclude.js';
 import { reviewDir } from './journal.js';
 import { applyRoot, openSandbox } from './sandbox.js';
@@ -57,7 +57,8 @@ function edit(dir: string, list: Buffer): Set<string> {
   return kept;
 }
 
-export function reviewAfterRun(dir: string, opts: { keep: boolean; exclude: readonly string[]; force: boolean }): void {
+/** 0, or 1 when a user's apply left some changes unapplied (src/review/userapply.ts). */
+export function reviewAfterRun(dir: string, opts: { keep: boolean; exclude: readonly string[]; force: boolean }): number {
   const sb = openSandbox(dir);
   const ex = excluder(opts.exclude);
   const changes = scan(sb).filter((c) => !ex(c.path));
@@ -65,12 +66,12 @@ export function reviewAfterRun(dir: string, opts: { keep: boolean; exclude: read
   if (changes.length === 0) {
     note('the command changed nothing');
     if (!opts.keep) removeTempdir(sb.dir);
-    return;
+    return 0;
   }
   writeAll(1, list);
   if (!isTerminal(0)) {
     note(`kept in ${sb.dir}: apply it with minc --apply ${sb.dir} [PATH...], or throw it away with rm -rf ${sb.dir}`);
-    return;
+    return 0;
   }
   writeAll(2, Buffer.from('Apply these changes to the host? [y/N/e] '));
   const answer = readLine().trim().toLowerCase();
@@ -83,8 +84,7 @@ export function reviewAfterRun(dir: string, opts: { keep: boolean; exclude: read
       removeTempdir(sb.dir);
       note('not applied; the sandbox is gone');
     }
-    return;
+    return 0;
   }
-  const n = applyChanges(sb, root, select(changes, { exclude: ex, only }), opts.force);
-  note(`applied ${n} change${n === 1 ? '' : 's'} onto ${root} (minc --undo ${sb.dir} puts them back)`);
+  return applyAsCaller(sb, root, select(changes, { exclude: ex, only }), opts.force);
 }

@@ -34,6 +34,11 @@ export interface Sandbox {
   readonly hide: readonly string[];
   /** ms since the epoch when the sandbox was first made */
   readonly started: number;
+  /**
+   * made by a rootless run (the dir is a user's, not root's): its uppers' owners are what
+   * fuse-overlayfs or the user namespace made them (the user, subordinate ids), not the host's
+   */
+  readonly rootless: boolean;
 }
 
 const lstatOrNull = (p: string): Stats | null => {
@@ -119,7 +124,7 @@ export function openSandbox(ref: string): Sandbox {
   const hide = Array.isArray(extra.hide) ? extra.hide.filter((h): h is string => typeof h === 'string').map((h) => Buffer.from(h).toString('latin1')) : [];
   // started: written by minc; a dir from before it was recorded: when its storage/ was made
   const started = typeof extra.started === 'number' ? extra.started : storage.birthtimeMs > 0 ? storage.birthtimeMs : storage.ctimeMs;
-  return { dir, settings, rootdir, mounts, made: new Set(lines(dir, 'made')), hide, started };
+  return { dir, settings, rootdir, mounts, made: new Set(lines(dir, 'made')), hide, started, rootless: lstatSync(dir).uid !== 0 };
 }
 
 /** The sandbox's host root to apply onto; a store container has none. */

@@ -70,7 +70,7 @@ function sameContent(a: Buffer, b: Buffer, size: number): boolean {
 }
 
 /** What differs between an upper entry and the host's entry of the same kind (xattrs come later, in one batch). */
-function differences(up: Buffer, st: Stats, low: Buffer, lst: Stats): What[] {
+function differences(up: Buffer, st: Stats, low: Buffer, lst: Stats, owners: boolean): What[] {
   const what: What[] = [];
   if (st.isFile()) {
     // a copy-up keeps size and mtime: with both the same the bytes are not read
@@ -81,7 +81,7 @@ function differences(up: Buffer, st: Stats, low: Buffer, lst: Stats): What[] {
     if (st.rdev !== lst.rdev || st.isBlockDevice() !== lst.isBlockDevice()) what.push('content');
   }
   if ((st.mode & 0o7777) !== (lst.mode & 0o7777) && !st.isSymbolicLink()) what.push('mode');
-  if (st.uid !== lst.uid || st.gid !== lst.gid) what.push('owner');
+  if (owners && (st.uid !== lst.uid || st.gid !== lst.gid)) what.push('owner');
   return what;
 }
 
@@ -163,7 +163,7 @@ export function scan(sb: Sandbox, { stats = true } = {}): Change[] {
           if (!made) out.push({ status: 'C', path, kind: kindOf(st), what: ['type'], upper, st, attrs: a, opaque });
           if (isDir) walk(upper, path, []);
         } else {
-          const what = differences(upper, st, low, lst);
+          const what = differences(upper, st, low, lst, !sb.rootless);
           if (opaque) what.push('opaque');
           if (!made) pending.push({ path, upper, st, low, what, opaque });
           if (isDir) {

@@ -17,6 +17,7 @@ export function undo(dir: string): number {
   const state = readState(dir);
   if (state !== 'applying' && state !== 'applied') throw new MincError(`${dir}: no apply to undo${state === 'undone' ? ' (the last one was undone already)' : ''}`);
   const j = readJournal(dir);
+  const uid = process.getuid?.() ?? 0;
   const tree = new HostTree(j.rootdir);
   const b = join(reviewDir(dir), 'b');
   try {
@@ -83,6 +84,8 @@ export function undo(dir: string): number {
         return pfd === null ? null : tree.at(pfd, baseOf(path));
       })();
       if (!at) continue;
+      // (a user's undo: a parent of another owner's, which the user could write into, keeps the times the kernel gave it)
+      if (uid !== 0 && lstatSync(at).uid !== uid) continue;
       setMeta(at, e.before, false);
       if (e.before.attrs) restoreAttrs([{ path: path.length === 1 ? at : tree.hostPath(path), attrs: new Map(e.before.attrs) }]);
     }

@@ -16,7 +16,7 @@
  * run does not end within the grace time.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { runUndo } from '../host/run.js';
@@ -128,6 +128,10 @@ export function findRun(target: string, what = '--stop'): string {
 /** --stop DIR|ID|NAME: stop a background run and clean up as its own minc would. */
 export async function stop(target: string, graceMs = 10_000): Promise<number> {
   const dir = findRun(target);
+  // only a run of one's own: its undo file runs here, and a dir of another user's (or root's) is theirs to stop
+  const st = lstatSync(dir, { throwIfNoEntry: false });
+  const uid = process.getuid?.() ?? 0;
+  if (st && (st.uid !== uid || (st.mode & 0o022) !== 0)) throw new UsageError(`--stop '${target}': not a run of yours (${dir} is ${st.uid !== uid ? `uid ${st.uid}'s` : 'writable by others'})`);
   const s = readSettings(dir);
   if (!s) throw new UsageError(`--stop '${target}': not the temporary directory of a minc run`);
   if (alive(s.mincPid, s.mincStart)) {

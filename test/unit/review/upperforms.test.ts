@@ -30,7 +30,7 @@ function fixture(): { lower: string; upper: string; done: () => Sandbox } {
     upper,
     done: () => {
       if (process.getuid?.() === 0) execFileSync('chown', ['-R', '4242:4242', upper, lower]);
-      return { dir: base, settings: { rootdir: lower, direct: false, keep: true, mincPid: 1, mincStart: 1 }, rootdir: lower, mounts: [{ point: Buffer.from('/'), upper, lowers: [Buffer.from(lower)] }], made: new Set(), hide: [], started: 0 };
+      return { dir: base, settings: { rootdir: lower, direct: false, keep: true, mincPid: 1, mincStart: 1 }, rootdir: lower, mounts: [{ point: Buffer.from('/'), upper, lowers: [Buffer.from(lower)] }], made: new Set(), hide: [], started: 0, rootless: true };
     },
   };
 }
@@ -67,7 +67,7 @@ describe('an upper of a rootless run', () => {
     dirs.push(base);
     sh('mkdir -p lower/d upper/d; echo x > lower/d/x; echo z > upper/d/z; : > upper/d/.wh..wh..opq; setfattr -n user.overlay.opaque -v y upper/d; setfattr -n user.fuseoverlayfs.opaque -v y upper/d', base);
     chownSync(join(base, 'upper'), 0, 0);
-    const sb: Sandbox = { dir: base, settings: { rootdir: join(base, 'lower'), direct: false, keep: true, mincPid: 1, mincStart: 1 }, rootdir: join(base, 'lower'), mounts: [{ point: Buffer.from('/'), upper: join(base, 'upper'), lowers: [Buffer.from(join(base, 'lower'))] }], made: new Set(), hide: [], started: 0 };
+    const sb: Sandbox = { dir: base, settings: { rootdir: join(base, 'lower'), direct: false, keep: true, mincPid: 1, mincStart: 1 }, rootdir: join(base, 'lower'), mounts: [{ point: Buffer.from('/'), upper: join(base, 'upper'), lowers: [Buffer.from(join(base, 'lower'))] }], made: new Set(), hide: [], started: 0, rootless: true };
     const got = lines(sb);
     expect(got).not.toContain('D /d/x');
     expect(got).toContain('A /d/z');
