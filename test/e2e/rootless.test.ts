@@ -6,7 +6,7 @@
 import { execa } from 'execa';
 import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asUser, makeUser, mincAsUser, removeUser, type TestUser } from '../helpers/rootless.js';
+import { asUser, asUserArgv, makeUser, mincAsUser, removeUser, type TestUser } from '../helpers/rootless.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 import { sleep, waitFor } from '../helpers/e2e.js';
 import { MINC } from '../helpers/minc.js';
@@ -167,18 +167,18 @@ describe('minc as an ordinary user', () => {
   });
 
   it('a SIGTERM reaches the command; a SIGKILL of minc leaves no fuse-overlayfs or mount, and --gc takes the temp dir', async () => {
-    const term = execa('setpriv', ['--reuid', String(user.uid), '--regid', String(user.gid), '--init-groups', '--reset-env', '--', 'env', ...Object.entries(user.env).map(([k, v]) => `${k}=${v}`), MINC, 'sh', '-c', 'trap "exit 42" TERM; touch /run/.up; while :; do sleep 0.1; done'], { reject: false });
+    const term = execa('setpriv', asUserArgv(user, MINC, ['sh', '-c', 'trap "exit 42" TERM; touch /run/.up; while :; do sleep 0.1; done']), { reject: false });
     await waitFor(() => readdirSync(user.runtime).some((n) => /^minc\d+-/.test(n) && existsSync(`${user.runtime}/${n}/pid`)), 'the command to start');
     await sleep(300);
-    await execa('pkill', ['-TERM', '-u', String(user.uid), '-f', `${MINC} sh -c trap`], { reject: false });
+    await execa('pkill', ['-TERM', '-u', String(user.uid), '-f', 'bin/minc sh -c trap'], { reject: false });
     const t = await term;
     expect(t.exitCode).toBe(42);
     expect(await leftovers()).toEqual([]);
 
-    const killed = execa('setpriv', ['--reuid', String(user.uid), '--regid', String(user.gid), '--init-groups', '--reset-env', '--', 'env', ...Object.entries(user.env).map(([k, v]) => `${k}=${v}`), MINC, 'sleep', '60'], { reject: false });
+    const killed = execa('setpriv', asUserArgv(user, MINC, ['sleep', '60']), { reject: false });
     await waitFor(() => readdirSync(user.runtime).some((n) => /^minc\d+-/.test(n) && existsSync(`${user.runtime}/${n}/pid`)), 'the command to start');
     expect((await userProcesses(user.uid, 'fuse-overlayfs')).length).toBe(1);
-    await execa('pkill', ['-KILL', '-u', String(user.uid), '-f', `${MINC} sleep 60`], { reject: false });
+    await execa('pkill', ['-KILL', '-u', String(user.uid), '-f', 'bin/minc sleep 60'], { reject: false });
     await killed;
     await waitFor(() => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').every((l) => !l.includes(`${user.runtime}/`)), 'mounts to go', 5000);
     await sleep(200);

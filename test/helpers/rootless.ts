@@ -8,7 +8,8 @@
  * cannot run as a user, and say so.
  */
 import { execa, type Options, type Result } from 'execa';
-import { accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { MINC, ROOT } from './minc.js';
 
@@ -46,8 +47,8 @@ export async function makeUser({ subids = true }: { subids?: boolean } = {}): Pr
   chownSync(runtime, uid, gid);
   chmodSync(runtime, 0o700);
   const sub = readFileSync('/etc/subuid', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
-  // the checkout must be reachable for the user (bin/minc, dist/, libexec/)
-  accessAsUser(ROOT, uid);
+  // the checkout must be reachable for the user (bin/minc, dist/, libexec/): where it is not, a bind of it is
+  await checkoutForUsers(uid);
   return {
     name, uid, gid, home, runtime,
     env: { HOME: home, USER: name, LOGNAME: name, XDG_RUNTIME_DIR: runtime, PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', LANG: 'C.UTF-8' },
@@ -55,16 +56,41 @@ export async function makeUser({ subids = true }: { subids?: boolean } = {}): Pr
   };
 }
 
-/** Throws when uid could not read and search every directory down to path (other-permissions: the user owns none of them). */
-function accessAsUser(path: string, uid: number): void {
+/** Could any user search every directory down to path? */
+function openToOthers(path: string): boolean {
   let p = '';
   for (const part of path.split('/').filter(Boolean)) {
     p += `/${part}`;
     accessSync(p, constants.F_OK);
-    const mode = statSync(p).mode;
-    if ((mode & 0o005) !== 0o005) throw new Error(`${p} is not open to other users (mode ${(mode & 0o777).toString(8)}): the rootless tests run minc as user ${uid} from ${path}`);
+    if ((statSync(p).mode & 0o005) !== 0o005) return false;
   }
+  return true;
 }
+
+/**
+ * Where the users' commands find the checkout: ROOT itself, or where it lies
+ * below a directory closed to others (a 0700 /root, a private tmp dir), a
+ * bind of it under /var/tmp (named without "minc": the tests look for
+ * leftover mounts by that word), made once per test file and undone at exit.
+ */
+let userRoot: string | undefined;
+async function checkoutForUsers(uid: number): Promise<string> {
+  if (userRoot) return userRoot;
+  const root = ROOT.replace(/\/$/, '');
+  if (openToOthers(root)) return (userRoot = ROOT);
+  if ((statSync(root).mode & 0o005) !== 0o005) throw new Error(`${root} is not open to other users: the rootless tests run minc as user ${uid} from it`);
+  const at = mkdtempSync('/var/tmp/checkout-bind-');
+  chmodSync(at, 0o755);
+  await execa('mount', ['--bind', root, at]);
+  process.once('exit', () => {
+    spawnSync('umount', [at]);
+    rmSync(at, { recursive: true, force: true });
+  });
+  return (userRoot = `${at}/`);
+}
+
+/** An argument naming a file of the checkout, as the user reaches it. */
+const forUser = (a: string): string => (userRoot && userRoot !== ROOT && a.startsWith(ROOT) ? userRoot + a.slice(ROOT.length) : a);
 
 /** Remove the user, its home and runtime dir (after killing what it left running). */
 export async function removeUser(user: TestUser): Promise<void> {
@@ -84,7 +110,7 @@ async function dropSubids(name: string): Promise<void> {
 
 /** The argv that runs file args as user. */
 export const asUserArgv = (user: TestUser, file: string, args: readonly string[]): string[] => [
-  '--reuid', String(user.uid), '--regid', String(user.gid), '--init-groups', '--reset-env', '--', 'env', ...Object.entries(user.env).map(([k, v]) => `${k}=${v}`), file, ...args,
+  '--reuid', String(user.uid), '--regid', String(user.gid), '--init-groups', '--reset-env', '--', 'env', ...Object.entries(user.env).map(([k, v]) => `${k}=${v}`), forUser(file), ...args.map(forUser),
 ];
 
 /** Run file args as user; never throws on a non-zero status. */
