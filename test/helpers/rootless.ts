@@ -35,6 +35,10 @@ const ids = (name: string): { uid: number; gid: number } => {
 
 /** Make a fresh user (with subordinate ranges unless `subids: false`). */
 export async function makeUser({ subids = true }: { subids?: boolean } = {}): Promise<TestUser> {
+  // /dev/fuse and /dev/net/tun are 0666 where udev made them (Debian's rules); a machine without udev has them 0600
+  for (const dev of ['/dev/fuse', '/dev/net/tun']) {
+    if (existsSync(dev) && (statSync(dev).mode & 0o666) !== 0o666) chmodSync(dev, 0o666);
+  }
   const name = `mincsr${randomBytes(3).toString('hex')}`;
   await execa('useradd', ['-m', '-s', '/bin/sh', name]);
   const { uid, gid } = ids(name);
