@@ -11,6 +11,9 @@ import { MincError } from '../errors.js';
 import { cgroupHostSteps, oomEvents } from '../cgroup/plan.js';
 import { containerResolvConf, hostAddresses } from '../net/config.js';
 import { forwardLoopback } from '../net/forward.js';
+import { defaultRouteAddress, pastaArgv, slirpArgv, SLIRP, userNetResolvConf } from '../net/usermode.js';
+import { startUserStack } from '../net/userstack.js';
+import { networkInterfaces } from 'node:os';
 import { hostsLine, leaseFile, leaseUndo, netHostSteps, netPrefix, netUnshare, type NetInput } from '../net/plan.js';
 import type { Config } from '../options/validate.js';
 import { describeStep, shQuote } from '../plan/render.js';
@@ -79,7 +82,9 @@ export function hostPlan(config: Config, tempdir: string, net?: NetInput): HostP
   const steps: HostStep[] = [];
   const prefix: string[] = [];
   const unshare: string[] = [];
-  if (config.net && net) {
+  if (config.net?.usermode) {
+    unshare.push('--net'); // a rootless dens run: its stack is started by minc once the namespace exists (src/net/userstack.ts)
+  } else if (config.net && net) {
     steps.push(...netHostSteps(net));
     prefix.push(...netPrefix(config.net, tempdir));
     unshare.push(...netUnshare(config.net));
@@ -152,6 +157,12 @@ const NOTHING: HostSide = { wrap: (argv) => [...argv], env: {} };
 /** The address, ipv4, hosts and resolv.conf of a dens run; pushes the undo of the lease. */
 function prepareNet(config: Config, facts: Facts, tempdir: string, ino: string): NetInput | undefined {
   const net = config.net;
+  if (net?.usermode) {
+    writeFileSync(join(tempdir, 'resolv.conf'), userNetResolvConf(net.usermode.kind));
+    const address = net.usermode.kind === 'slirp4netns' ? SLIRP.address : defaultRouteAddress(readFileSync('/proc/net/route', 'utf8'), networkInterfaces());
+    if (address) appendFileSync(join(tempdir, 'hosts'), hostsLine(address, config.name ?? facts.hostname));
+    return { net, tempdir, address: '', stateDir: '', netnsIno: ino };
+  }
   if (!net || (net.mode === 'raw' && !net.iface)) return net ? { net, tempdir, address: '', stateDir: '', netnsIno: ino } : undefined;
   const stateDir = netStateDir(ino);
   writeFileSync(join(tempdir, 'netns'), `${ino}\n`);
@@ -194,6 +205,11 @@ export function prepareHost(config: Config, facts: Facts, tempdir: string, clean
     runUndo(tempdir, colour);
   });
   net = prepareNet(config, facts, tempdir, ino);
+  if (config.net?.usermode) {
+    // started before the launcher: it watches the temp dir for the stage's mark (src/net/userstack.ts)
+    const stack = startUserStack(config.net, tempdir);
+    cleanup.push(`Stop ${config.net.usermode.kind}`, () => stack.close());
+  }
   if (net?.address && net.net.ports.some((p) => p.proto === 'tcp')) {
     // 127.0.0.1 too, where docker users try first (src/net/forward.ts); closed before the undo runs
     const fwd = forwardLoopback(net.address, net.net.ports, info);
@@ -269,7 +285,11 @@ export function describeHost(config: Config, tempdir: string): string[] {
   const ino = config.net ? netnsIno() : '';
   const net = config.net ? { net: config.net, tempdir, address: 'ADDR', stateDir: netStateDir(ino), netnsIno: ino } : undefined;
   const out: string[] = [];
-  if (config.net?.mode === 'dens' && net) {
+  if (config.net?.usermode) {
+    const u = config.net.usermode;
+    out.push(`:;: Once the stage has written its pid (PID) to TEMPDIR/netpid, start ${u.kind} against its network and user namespaces (minc's own process), then let the stage go on (TEMPDIR/netgo) ;:`);
+    out.push(`+ ${(u.kind === 'pasta' ? pastaArgv(u, 0, `${tempdir}/net.pid`, config.net.ports) : slirpArgv(u, 0, config.net.ports.length ? `${tempdir}/slirp.sock` : null)).map((a) => shQuote(a.replace('/proc/0/', '/proc/PID/'))).join(' ')}`);
+  } else if (config.net?.mode === 'dens' && net) {
     out.push(`:;: Lease an address of ${config.net.subnet!.text}: the first free ${net.stateDir}/leases/ADDR, made with O_EXCL ;:`);
     out.push(`:;: Record its undo in TEMPDIR/undo ;:\n+ ${undoLine(leaseUndo(net))}`);
   }

@@ -4,6 +4,7 @@
  * parsing; validate (src/options/hostopts.ts) checks them against the host.
  */
 import { UsageError } from '../errors.js';
+import type { UserNet } from './usermode.js';
 
 /** The words `--net` takes as its optional MODE; any other word is the command (MINCS). */
 export const NET_MODE_WORD = /^(raw(,[^\s,/:]+)?|dens)$/;
@@ -150,4 +151,6 @@ export interface NetConfig extends NetMode {
   /** dens only */
   readonly subnet?: Subnet;
   readonly tools: NetTools;
+  /** a rootless dens run: its user-mode stack (src/net/usermode.ts) */
+  readonly usermode?: UserNet;
 }

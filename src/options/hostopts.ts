@@ -9,7 +9,8 @@ import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { findHierarchies, neededControllers, parseLimits, type CgroupConfig } from '../cgroup/config.js';
 import { delegatedHierarchies, parseProcCgroup } from '../cgroup/delegate.js';
-import { BRIDGE, checkPorts, parseNetMode, parsePort, parseSubnet, subnetSetting, type NetConfig } from '../net/config.js';
+import { BRIDGE, checkPorts, confValue, parseNetMode, parsePort, parseSubnet, subnetSetting, type NetConfig, type NetMode, type PortMap } from '../net/config.js';
+import { chooseUserNet } from '../net/usermode.js';
 import { findTool as which } from '../host/tools.js';
 import { parseBind, type Bind } from './binds.js';
 
@@ -72,7 +73,7 @@ export function interfaces(netdev = read('/proc/self/net/dev') ?? ''): string[] 
 
 const filesystems = (): string => read('/proc/filesystems') ?? '';
 
-function validateNet(args: ExtraArgs, env: NodeJS.ProcessEnv): NetConfig | undefined {
+function validateNet(args: ExtraArgs, env: NodeJS.ProcessEnv, rootless: boolean): NetConfig | undefined {
   const portArgs = args.port ?? [];
   if (args.net === undefined && portArgs.length === 0) return undefined;
   const mode = parseNetMode(args.net === undefined || (args.net === '' && portArgs.length > 0) ? 'dens' : args.net);
@@ -81,6 +82,7 @@ function validateNet(args: ExtraArgs, env: NodeJS.ProcessEnv): NetConfig | undef
   if (ports.length > 0 && mode.mode !== 'dens') throw new UsageError(`--port publishes a port through the bridge: it needs --net dens, not --net ${args.net}`);
   const ip = tool('--net', 'ip', 'iproute2');
   if (mode.mode === 'raw' && !mode.iface) return { ...mode, ports, tools: { ip } };
+  if (rootless) return rootlessNet(mode, ports, env, ip);
   const nsenter = tool('--net', 'nsenter', 'util-linux');
   if (mode.iface !== undefined) {
     if (mode.iface === 'lo' || mode.iface === BRIDGE) throw new UsageError(`--net raw,${mode.iface}: ${mode.iface} cannot be moved into a container`);
@@ -97,6 +99,17 @@ function validateNet(args: ExtraArgs, env: NodeJS.ProcessEnv): NetConfig | undef
       flock: tool('--net dens', 'flock', 'util-linux'),
     },
   };
+}
+
+/**
+ * Without root: no host interface can be moved in, and --net dens / -p use a
+ * user-mode stack (src/net/usermode.ts) instead of the bridge and iptables.
+ */
+function rootlessNet(mode: NetMode, ports: PortMap[], env: NodeJS.ProcessEnv, ip: string): NetConfig {
+  if (mode.iface !== undefined) throw new UsageError(`--net raw,${mode.iface} needs root: a user namespace cannot take a host interface (use --net dens, or run minc as root)`);
+  const setting = env.MINC_USERNET ?? confValue(read('/etc/mincs.conf') ?? '', 'MINC_USERNET');
+  const { kind, path } = chooseUserNet(setting, which);
+  return { ...mode, ports, usermode: { kind, path, setpriv: tool('--net dens', 'setpriv', 'util-linux') }, tools: { ip } };
 }
 
 function validateCgroup(args: ExtraArgs): CgroupConfig | undefined {
@@ -174,10 +187,10 @@ function checkNetWord(args: ExtraArgs & { command?: readonly string[] }, env: No
   throw new UsageError(`--net: '${word}' is neither a network mode (raw, raw,IFACE or dens) nor a command in the container's PATH`);
 }
 
-export function validateExtra(args: ExtraArgs & { command?: readonly string[] }, env: NodeJS.ProcessEnv = process.env, roots: readonly string[] = []): ExtraConfig {
+export function validateExtra(args: ExtraArgs & { command?: readonly string[] }, env: NodeJS.ProcessEnv = process.env, roots: readonly string[] = [], rootless = false): ExtraConfig {
   checkNetWord(args, env, roots);
   const out: { -readonly [K in keyof ExtraConfig]: ExtraConfig[K] } = {};
-  const net = validateNet(args, env);
+  const net = validateNet(args, env, rootless);
   if (net) out.net = net;
   const cgroup = validateCgroup(args);
   if (cgroup) out.cgroup = cgroup;

@@ -203,7 +203,7 @@ export function validate(args: MincArgs, env: NodeJS.ProcessEnv = process.env, i
     debug: args.debug,
     dryRun: args.dryRun,
     ...(image ? { image, layers: image.layers, env: image.env, workdir: image.workdir } : {}),
-    ...validateExtra(args, env, roots),
+    ...validateExtra(args, env, roots, rootless),
     ...(cross ? { cross } : {}),
     ...(rootless ? { rootless: rootlessConfig(args, rootdir, image?.layers, user) } : {}),
   };

@@ -15,7 +15,7 @@ export type { PlanInput } from './types.js';
 import { extraNsSteps } from './nsoptions.js';
 import { crossSteps } from './cross.js';
 import { hideSteps, hostViewFiles, overlayExtra, runSteps, submountSteps } from './hostview.js';
-import { rootlessRootSteps } from '../rootless/plan.js';
+import { rootlessRootSteps, userNetWaitSteps } from '../rootless/plan.js';
 
 const s = (why: string, ...argv: Arg[]): Step => ({ why, argv });
 
@@ -275,6 +275,7 @@ export function buildPlan(input: PlanInput): Plan {
     s('Wait for the set-up of /etc', 'join_lane', 'etc'),
     ...extraNsSteps(input), ...hideSteps(input), ...bindSteps(input),
     ...crossSteps(input), // --cross: init enters a user namespace of its own with its own binfmt_misc (plan/cross.ts)
+    ...userNetWaitSteps(input), // rootless --net dens: its stack came up meanwhile (src/net/userstack.ts)
     ...pivotSteps(input), ...launchSteps(input),
   ], tempdir);
   return { vars, files: { ...hostViewFiles(input), ...devLinkFiles(input), ...files }, steps };

@@ -28,7 +28,7 @@ import type { RootlessConfig } from '../options/rootless.js';
 const s = (why: string, ...argv: Arg[]): Step => ({ why, argv });
 
 
-function need(facts: PlanInput['facts'], name: 'mount' | 'setpriv' | 'unshare' | 'sh' | 'env' | 'fuse-overlayfs'): string {
+function need(facts: PlanInput['facts'], name: 'mount' | 'setpriv' | 'unshare' | 'sh' | 'env' | 'fuse-overlayfs' | 'mkfifo'): string {
   const p = facts.tools[name];
   if (!p) throw new Error(`${name} not found on this host (minc --doctor says what to install)`);
   return p;
@@ -44,6 +44,11 @@ export function rootlessRootSteps({ config, facts, tempdir }: PlanInput): Step[]
   const rootless = config.rootless!;
   const root = `${tempdir}/root`;
   const steps: Step[] = [];
+  const usermode = config.net?.usermode;
+  if (usermode) {
+    steps.push(s(`Tell minc this process's pid (TEMPDIR/netpid): it starts ${usermode.kind} against the new network and user namespaces while the root is mounted`,
+      'net_ready', need(facts, 'mkfifo')));
+  }
   if (config.direct) {
     // (recursive: in a user namespace a bind of a mount that has mounts below it must take them along)
     steps.push(s('Bind the root directory itself (--direct), with the mounts below it: writes reach it', need(facts, 'mount'), '--rbind', config.rootdir, root));
@@ -66,4 +71,10 @@ export function rootlessRootSteps({ config, facts, tempdir }: PlanInput): Step[]
 /** The launcher of a rootless run: a user and a mount namespace; the stage enters the rest itself (enter_pidns). */
 export function rootlessUnshareFlags(rootless: RootlessConfig): string[] {
   return ['--user', '--map-root-user', ...(rootless.mapAuto ? ['--map-auto'] : []), '--mount'];
+}
+
+/** A rootless --net dens run: the command starts only once its network stack is up (minc says so on TEMPDIR/netgo). */
+export function userNetWaitSteps({ config }: PlanInput): Step[] {
+  const u = config.net?.usermode;
+  return u ? [s(`Wait for ${u.kind}: minc writes ok to TEMPDIR/netgo once the container's network is up (else why not)`, 'net_wait')] : [];
 }

@@ -21,10 +21,10 @@ async function userProcesses(uid: number, word: string): Promise<string[]> {
   return r.stdout.split('\n').filter((l) => l.includes(word) && !/^\s*\d+\s+Z/.test(l));
 }
 
-/** What is left of the user's runs: temp dirs, fuse-overlayfs processes, mounts under its dirs. */
+/** What is left of the user's runs: temp dirs, fuse-overlayfs, pasta and slirp4netns processes, mounts under its dirs. */
 async function leftovers(): Promise<string[]> {
   const dirs = readdirSync(user.runtime).filter((n) => /^minc\d+-/.test(n));
-  const fuse = await userProcesses(user.uid, 'fuse-overlayfs');
+  const fuse = [...(await userProcesses(user.uid, 'fuse-overlayfs')), ...(await userProcesses(user.uid, 'pasta')), ...(await userProcesses(user.uid, 'slirp4netns'))];
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(`${user.runtime}/`));
   return [...dirs, ...fuse, ...mounts];
 }

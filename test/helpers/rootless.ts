@@ -118,8 +118,8 @@ export const asUserArgv = (user: TestUser, file: string, args: readonly string[]
 ];
 
 /** Run file args as user; never throws on a non-zero status. */
-export function asUser(user: TestUser, file: string, args: readonly string[], opts: Options = {}): Promise<Result> {
-  return execa('setpriv', asUserArgv(user, file, args), { reject: false, stdin: 'ignore', timeout: 60_000, cwd: '/', ...opts }) as Promise<Result>;
+export function asUser(user: TestUser, file: string, args: readonly string[], opts: Options = {}): Promise<Result> & { kill(signal?: NodeJS.Signals): boolean } {
+  return execa('setpriv', asUserArgv(user, file, args), { reject: false, stdin: 'ignore', timeout: 60_000, cwd: '/', ...opts }) as unknown as Promise<Result> & { kill(signal?: NodeJS.Signals): boolean };
 }
 
 /** Run bin/minc args as user. */
