@@ -16,6 +16,8 @@ function tryUserns(): { status: number | null; stderr: string } {
   const r = spawnSync(unshare, ['--user', '--map-root-user', 'true'], { encoding: 'utf8', timeout: 10_000 });
   return { status: r.status, stderr: r.stderr ?? String(r.error ?? '') };
 }
+import { tunFacts, userNetChecks } from './net/doctor.js';
+import { findTool } from './host/tools.js';
 
 interface Check {
   readonly what: string;
@@ -70,6 +72,8 @@ export function checks(): Check[] {
   const overlay = /\boverlay\b/.test(fs);
   out.push({ what: 'overlayfs', ok: overlay, detail: overlay ? 'in /proc/filesystems' : 'not in /proc/filesystems', fix: 'modprobe overlay (or use --direct)' });
   out.push(...crossChecks(fs), ...qemuChecks());
+  // without root, --net dens and -p need a user-mode stack and /dev/net/tun (src/net/doctor.ts)
+  if (!root) out.push(...userNetChecks(findTool, process.env.MINC_USERNET, tunFacts()));
   const { ldso, libpath } = loaderFacts();
   out.push({ what: 'dynamic loader', ok: Boolean(ldso), detail: ldso ? `${ldso} (libraries: ${libpath})` : 'not found', fix: 'minc runs host tools through the loader after pivot_root' });
   return out;

@@ -11,6 +11,7 @@ import { findHierarchies, neededControllers, parseLimits, type CgroupConfig } fr
 import { delegatedHierarchies, parseProcCgroup } from '../cgroup/delegate.js';
 import { BRIDGE, checkPorts, confValue, parseNetMode, parsePort, parseSubnet, subnetSetting, type NetConfig, type NetMode, type PortMap } from '../net/config.js';
 import { chooseUserNet } from '../net/usermode.js';
+import { tunFacts, tunProblem } from '../net/doctor.js';
 import { findTool as which } from '../host/tools.js';
 import { parseBind, type Bind } from './binds.js';
 
@@ -109,6 +110,8 @@ function rootlessNet(mode: NetMode, ports: PortMap[], env: NodeJS.ProcessEnv, ip
   if (mode.iface !== undefined) throw new UsageError(`--net raw,${mode.iface} needs root: a user namespace cannot take a host interface (use --net dens, or run minc as root)`);
   const setting = env.MINC_USERNET ?? confValue(read('/etc/mincs.conf') ?? '', 'MINC_USERNET');
   const { kind, path } = chooseUserNet(setting, which);
+  const tun = tunFacts();
+  if (!tun.usable) throw new UsageError(`--net dens without root: ${tunProblem(tun)}`);
   return { ...mode, ports, usermode: { kind, path, setpriv: tool('--net dens', 'setpriv', 'util-linux') }, tools: { ip } };
 }
 

@@ -40,6 +40,15 @@ async function leftovers(): Promise<string[]> {
   return [...dirs, ...procs, ...mounts];
 }
 
+/**
+ * minc as the user, with MINC_USERNET=stack, in a mount namespace of the
+ * test's own where root first ran setup (sh, with $0 set to arg): the
+ * host's files as the test needs them, no one else's changed.
+ */
+const mincInMountNs = (setup: string, arg: string, stack: string, args: readonly string[]) =>
+  execa('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `${setup} && exec setpriv "$@"`, arg, ...asUserArgv(user, 'env', [`MINC_USERNET=${stack}`, MINC, ...args])],
+    { reject: false, stdin: 'ignore', timeout: 60_000, cwd: '/' });
+
 /** GET http://127.0.0.1:p/path from the host. */
 const fetchLocal = (p: number, path: string): Promise<string> =>
   new Promise((resolve, reject) => {
@@ -155,8 +164,7 @@ describe('the network of a rootless run', () => {
       try {
         writeFileSync(`${work}/resolv.conf`, 'nameserver 127.0.0.1\n');
         // the host's /etc/resolv.conf names the fake resolver in a mount namespace of the test's own
-        const r = await execa('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /etc/resolv.conf && exec setpriv "$@"', `${work}/resolv.conf`,
-          ...asUserArgv(user, 'env', [`MINC_USERNET=${stack}`, MINC, '--net', 'dens', 'busybox', 'nslookup', 'mincs-dns.test'])], { reject: false, stdin: 'ignore', timeout: 60_000, cwd: '/' });
+        const r = await mincInMountNs('mount --bind "$0" /etc/resolv.conf', `${work}/resolv.conf`, stack, ['--net', 'dens', 'busybox', 'nslookup', 'mincs-dns.test']);
         expect(r.exitCode).toBe(0);
         expect(r.stdout).toMatch(/Address: 10\.9\.8\.7/);
       } finally {
@@ -199,6 +207,27 @@ describe('the network of a rootless run', () => {
       }
       expect(await leftovers()).toEqual([]);
     }
+  });
+
+  it('--doctor names the stack and /dev/net/tun; a 0600 /dev/net/tun (no udev) is named as the cause, by --doctor and by a run', async () => {
+    const ok = await mincAsUser(user, ['--doctor']);
+    expect(ok.stdout).toMatch(/^ok   user-mode network: pasta \(\/usr\/bin\/pasta\) for --net dens and -p without root; slirp4netns is there too/m);
+    expect(ok.stdout).toMatch(/^ok   \/dev\/net\/tun: mode 0666/m);
+    const slirp = await mincWith('slirp4netns', ['--doctor']);
+    expect(slirp.stdout).toMatch(/^ok   user-mode network: slirp4netns \(\/usr\/bin\/slirp4netns\)/m);
+    // a tun node of the kernel's mode 0600 over /dev/net/tun, in the test's own mount namespace
+    const tun = `${work}/tun`;
+    rmSync(tun, { force: true });
+    await execa('mknod', ['-m', '600', tun, 'c', '10', '200']);
+    const doctor = await mincInMountNs('mount --bind "$0" /dev/net/tun', tun, 'pasta', ['--doctor']);
+    expect(doctor.stdout).toMatch(/^warn \/dev\/net\/tun: mode 0600: this user cannot open it, .*a machine without udev leaves the kernel's 0600  -> chmod 0666 \/dev\/net\/tun/m);
+    for (const stack of STACKS) {
+      const run = await mincInMountNs('mount --bind "$0" /dev/net/tun', tun, stack, ['--net', 'dens', 'echo', 'ran']);
+      expect(run.exitCode).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toBe('minc: --net dens without root: /dev/net/tun is mode 0600: this user cannot open it to make the tap device (udev makes it 0666; without udev, as root: chmod 0666 /dev/net/tun)');
+    }
+    expect(await leftovers()).toEqual([]);
   });
 
   it('--net raw,IFACE and a MINC_USERNET that is neither stack are refused with one line', async () => {
