@@ -208,7 +208,9 @@ export function prepareHost(config: Config, facts: Facts, tempdir: string, clean
   if (config.net?.usermode) {
     // started before the launcher: it watches the temp dir for the stage's mark (src/net/userstack.ts)
     const stack = startUserStack(config.net, tempdir);
-    cleanup.push(`Stop ${config.net.usermode.kind}`, () => stack.close());
+    // its exit (~40 ms for pasta) overlaps the rest of the cleanup: signalled first, waited for last
+    cleanup.last(`Wait for ${config.net.usermode.kind} to exit`, () => stack.exited());
+    cleanup.push(`Stop ${config.net.usermode.kind}`, () => stack.stop());
   }
   if (net?.address && net.net.ports.some((p) => p.proto === 'tcp')) {
     // 127.0.0.1 too, where docker users try first (src/net/forward.ts); closed before the undo runs

@@ -23,8 +23,10 @@ import { debug } from '../run/log.js';
 import { shQuote } from '../plan/render.js';
 
 export interface UserStack {
-  /** stop the stack (and the watch), waiting for it to exit */
-  close(): Promise<void>;
+  /** stop the stack (and the watch): signal it, without waiting */
+  stop(): void;
+  /** resolves once the stack has exited (pasta takes ~40 ms to: its tables are large) */
+  exited(): Promise<void>;
 }
 
 /** How long a stack may take to come up before the run ends saying so. */
@@ -141,8 +143,9 @@ export function startUserStack(net: NetConfig, tempdir: string): UserStack {
   };
   const watcher: FSWatcher | null = watch(tempdir, { persistent: false }, (_ev, name) => onEvent(name));
 
+  let killer: NodeJS.Timeout | undefined;
   return {
-    close: async () => {
+    stop: () => {
       clearTimeout(timer);
       watcher?.close();
       if (state !== 'ready') state = 'done';
@@ -151,14 +154,14 @@ export function startUserStack(net: NetConfig, tempdir: string): UserStack {
       const p = proc;
       if (p && p.exitCode === null && p.signalCode === null) {
         // (slirp4netns exits as its exit fd closes too; SIGTERM for both, SIGKILL if it lingers)
-        (p.stdio[4] as NodeJS.WritableStream & { destroy?: () => void } | undefined)?.destroy?.();
+        (p.stdio[4] as (NodeJS.WritableStream & { destroy?: () => void }) | undefined)?.destroy?.();
         p.kill('SIGTERM');
-        const t = setTimeout(() => p.kill('SIGKILL'), 2000);
-        await exited;
-        clearTimeout(t);
-      } else {
-        await exited;
+        killer = setTimeout(() => p.kill('SIGKILL'), 2000);
       }
+    },
+    exited: async () => {
+      await exited;
+      clearTimeout(killer);
     },
   };
 }

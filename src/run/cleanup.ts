@@ -17,6 +17,11 @@ export class CleanupStack {
     this.undos.push({ why, fn });
   }
 
+  /** Register fn to run after every undo pushed so far or later (waiting for something an undo only set going). */
+  last(why: string, fn: () => void | Promise<void>): void {
+    this.undos.unshift({ why, fn });
+  }
+
   async run(): Promise<void> {
     while (this.undos.length > 0) {
       const u = this.undos.pop()!;
