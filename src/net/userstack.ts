@@ -15,7 +15,7 @@
  * signal, slirp4netns by --exit-fd; close() stops it when the run ends.
  * Runs without --net dens never load this module's work.
  */
-import { closeSync, constants, openSync, readFileSync, watch, writeSync, type FSWatcher } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, rmSync, watch, writeSync, type FSWatcher } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import type { NetConfig } from './config.js';
 import { pastaArgv, slirpArgv, slirpForwards, type UserNet } from './usermode.js';
@@ -73,6 +73,10 @@ export function startUserStack(net: NetConfig, tempdir: string): UserStack {
   let timer: NodeJS.Timeout | undefined;
   let stderr = '';
   const pidFile = `${tempdir}/net.pid`;
+  // the hand-over's files: none may be left from an earlier run of a reused (-t) dir
+  const handover = ['netpid', 'netgo', 'net.pid', 'slirp.sock'].map((n) => `${tempdir}/${n}`);
+  const clear = (): void => handover.forEach((f) => rmSync(f, { force: true }));
+  clear();
 
   /** Tell the stage: `ok`, or the line it ends the run with. */
   const tell = (line: string): void => {
@@ -151,6 +155,7 @@ export function startUserStack(net: NetConfig, tempdir: string): UserStack {
       if (state !== 'ready') state = 'done';
       if (goFd !== null) closeSync(goFd);
       goFd = null;
+      clear(); // (a kept dir keeps none of them)
       const p = proc;
       if (p && p.exitCode === null && p.signalCode === null) {
         // (slirp4netns exits as its exit fd closes too; SIGTERM for both, SIGKILL if it lingers)

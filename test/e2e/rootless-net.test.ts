@@ -174,6 +174,24 @@ describe('the network of a rootless run', () => {
     });
   }
 
+  it('a kept temp dir (-k) reused with -t gets its network again, and keeps none of the hand-over files', async () => {
+    const kept = await mincAsUser(user, ['-k', '--net', 'dens', 'true']);
+    expect(kept.exitCode).toBe(0);
+    const dir = /minc -t (\S+)$/m.exec(String(kept.stderr))?.[1];
+    expect(dir).toBeTruthy();
+    try {
+      for (const stack of STACKS) {
+        const again = await mincWith(stack, ['-t', dir!, '--net', 'dens', 'sh', '-c', `wget -q -T 5 -O - "http://$(ip route | awk '/^default/ {print $3}'):${port}/again"`]);
+        expect(again.stdout).toBe('host loopback saw /again');
+        expect(again.exitCode).toBe(0);
+      }
+      expect(readdirSync(dir!).filter((n) => /^net|slirp/.test(n))).toEqual([]);
+    } finally {
+      await asUser(user, MINC, ['--gc']);
+      await execa('rm', ['-rf', dir!]);
+    }
+  });
+
   it('a SIGKILL of minc takes pasta and slirp4netns with it', async () => {
     for (const stack of STACKS) {
       const run = mincWith(stack, ['--net', 'dens', 'sleep', '60']);
