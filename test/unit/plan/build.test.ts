@@ -581,3 +581,16 @@ describe('buildPlan: stage variables', () => {
     expect(others).toEqual([]);
   });
 });
+
+describe('buildPlan: a rootless --net dens run', () => {
+  const usermode = { kind: 'pasta' as const, path: '/usr/bin/pasta', setpriv: '/usr/bin/setpriv' };
+  const net = { mode: 'dens' as const, ports: [], tools: { ip: '/usr/bin/ip' }, usermode };
+  it("tells minc its pid first, and waits for the stack just before pivot_root; a run without it does neither", () => {
+    const all = steps({ rootless: { fuse: true, mapAuto: true }, net });
+    expect(all[0]!.argv).toEqual(['net_ready', toolPath('mkfifo')]);
+    const wait = fnIndex(all, 'net_wait');
+    expect(wait).toBe(pivotIndex(all) - 1);
+    const plain = steps({ rootless: { fuse: true, mapAuto: true } });
+    expect(plain.some((st) => isFn(st, 'net_ready') || isFn(st, 'net_wait'))).toBe(false);
+  });
+});
