@@ -36,7 +36,7 @@ async function userProcesses(word: string): Promise<string[]> {
 async function leftovers(): Promise<string[]> {
   const dirs = readdirSync(user.runtime).filter((n) => /^minc\d+-/.test(n));
   const procs = [...(await userProcesses('pasta')), ...(await userProcesses('slirp4netns')), ...(await userProcesses('fuse-overlayfs'))];
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(user.runtime));
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(`${user.runtime}/`));
   return [...dirs, ...procs, ...mounts];
 }
 
@@ -199,7 +199,7 @@ describe('the network of a rootless run', () => {
       expect((await userProcesses(stack)).length).toBe(1);
       await execa('pkill', ['-KILL', '-u', String(user.uid), '-f', `${MINC} --net dens sleep 60`], { reject: false });
       await run;
-      await waitFor(() => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').every((l) => !l.includes(user.runtime)), 'mounts to go', 5000);
+      await waitFor(() => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').every((l) => !l.includes(`${user.runtime}/`)), 'mounts to go', 5000);
       await sleep(200);
       expect(await userProcesses(stack)).toEqual([]);
       expect(await userProcesses('sleep 60')).toEqual([]);
