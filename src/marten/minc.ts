@@ -141,7 +141,7 @@ function lockStoreSync(store: Store): () => void {
   }
 }
 
-/** A new container of image id (MINCS's minc-farm fork): containers/<uuid>/ with baseid; says its short id on stderr. */
+/** A new container of image id (MINCS's minc-farm fork): containers/<uuid>/ with baseid (the caller says its short id). */
 export function forkContainer(run: ImageRun, name?: string): string {
   const store = new Store().ensure();
   // 256 random bits from the kernel's uuid source (node:crypto costs ~8 ms to load on minc's hot path)
@@ -162,6 +162,5 @@ export function forkContainer(run: ImageRun, name?: string): string {
     rmSync(staging, { recursive: true, force: true });
     throw err;
   }
-  process.stderr.write(`${shortId(id)}\n`);
   return store.container(id);
 }

@@ -7,12 +7,13 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync,
 import { writeNoFollow } from '../fs/nofollow.js';
 import { basename, join } from 'node:path';
 import { forkContainer } from '../marten/minc.js';
+import { shortId } from '../marten/model.js';
 import { MincError } from '../errors.js';
 import type { Config } from '../options/validate.js';
 import { RUN_FILES, TEMP_PREFIX } from '../plan/paths.js';
 import type { CleanupStack } from './cleanup.js';
 import type { Facts } from './facts.js';
-import { debug, info } from './log.js';
+import { debug, info, writeFd } from './log.js';
 import { removeTree } from './rmtree.js';
 import { processStart, readSettings, writeSettings } from './settings.js';
 import { shownMounts } from '../plan/hostview.js';
@@ -96,6 +97,8 @@ export function prepareTempdir(config: Config, facts: Facts, cleanup: CleanupSta
     } else debug('Reuse the temporary directory (-t)', dir);
   } else if (config.image) {
     dir = forkContainer(config.image, config.name); // a new container of the image in the store (src/marten/minc.ts)
+    // its short id, by write(2): process.stderr would cost ~4 ms (a pipe's is a net.Socket, net and streams loaded)
+    writeFd(2, `${shortId(basename(dir))}\n`);
     if (config.rm) cleanup.push(`Remove the container ${dir} (--rm)`, () => removeTempdir(dir));
   } else {
     const base = tempBase();
