@@ -96,7 +96,7 @@ export function prepareTempdir(config: Config, facts: Facts, cleanup: CleanupSta
       chmodSync(dir, 0o700);
       debug('Make the temporary directory (-t)', dir);
     } else debug('Reuse the temporary directory (-t)', dir);
-  } else if (config.image && !(config.rm && !config.keep)) {
+  } else if (config.image && !config.rm) {
     dir = forkContainer(config.image, config.name); // a new container of the image in the store (src/marten/minc.ts)
     // its short id, by write(2): process.stderr would cost ~4 ms (a pipe's is a net.Socket, net and streams loaded)
     writeFd(2, `${shortId(basename(dir))}\n`);
