@@ -5,7 +5,7 @@
  * execa, no proper-lockfile; the lock here is proper-lockfile's own mkdir
  * protocol, taken synchronously).
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MincError, UsageError } from '../errors.js';
@@ -141,7 +141,26 @@ function lockStoreSync(store: Store): () => void {
   }
 }
 
-/** A new container of image id (MINCS's minc-farm fork): containers/<uuid>/ with baseid; says its short id on stderr. */
+/**
+ * Hold image run.id for a run outside the store (`minc --rm -r IMAGE`: its
+ * files in a temp dir on a tmpfs, not in containers/): under the store's
+ * lock, the image is checked to be there and record(store's real path)
+ * writes the run's settings naming it, so a marten rmi or prune, which takes
+ * the lock and then looks for such runs (src/marten/runs.ts), either comes
+ * first (and the run fails: the image was removed) or sees it.
+ */
+export function holdImage(run: ImageRun, record: (store: string) => void): void {
+  const store = new Store();
+  const unlock = lockStoreSync(store);
+  try {
+    if (!isDir(store.image(run.id))) throw new MincError(`image ${shortId(run.id)} was removed`);
+    record(realpathSync(store.dir));
+  } finally {
+    unlock();
+  }
+}
+
+/** A new container of image id (MINCS's minc-farm fork): containers/<uuid>/ with baseid (the caller says its short id). */
 export function forkContainer(run: ImageRun, name?: string): string {
   const store = new Store().ensure();
   // 256 random bits from the kernel's uuid source (node:crypto costs ~8 ms to load on minc's hot path)
@@ -162,6 +181,5 @@ export function forkContainer(run: ImageRun, name?: string): string {
     rmSync(staging, { recursive: true, force: true });
     throw err;
   }
-  process.stderr.write(`${shortId(id)}\n`);
   return store.container(id);
 }

@@ -1,11 +1,12 @@
 /** marten rm, rmi, rename, tag|renamei: small changes to the store, each under the lock. */
 import { renameSync } from 'node:fs';
 import { removeAll } from './remove.js';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { MincError } from '../errors.js';
 import { mountsBelow } from '../run/tempdir.js';
 import { checkName, setImageName } from './install.js';
 import { dependents, listContainers, readContainer, readImage, resolveContainer, resolveImage, shortId, type ImageEntry } from './model.js';
+import { liveRuns } from './runs.js';
 import type { Store } from './store.js';
 import { withLock, writeAtomic } from './txn.js';
 
@@ -28,6 +29,7 @@ export function removeImage(store: Store, ref: string): Promise<string[]> {
     const deps = dependents(store, img.id);
     const names = [
       ...deps.containers.map((c) => `container ${shortId(c.id)}${c.name ? ` (${c.name})` : ''}`),
+      ...liveRuns(store, img.id).map((d) => `run ${basename(d)} (minc --rm)`),
       ...deps.images.map((i) => `image ${shortId(i.id)}${i.name ? ` (${i.name})` : ''}`),
     ];
     if (names.length > 0) throw new MincError(`image ${shortId(img.id)} is in use by ${names.join(', ')}`);
@@ -42,11 +44,11 @@ export function removeImage(store: Store, ref: string): Promise<string[]> {
   });
 }
 
-/** An image with no name that no image or container is based on: a leftover layer. */
+/** An image with no name that no image, container or live run (src/marten/runs.ts) is based on: a leftover layer. */
 export const unused = (store: Store, img: ImageEntry): boolean => {
   if (img.names.length > 0) return false;
   const deps = dependents(store, img.id);
-  return deps.images.length === 0 && deps.containers.length === 0;
+  return deps.images.length === 0 && deps.containers.length === 0 && liveRuns(store, img.id).length === 0;
 };
 
 /** Take an image out of images/ (under the caller's lock); refused while something is mounted in it. */

@@ -29,7 +29,9 @@ export function listContainersText(store: Store, long: boolean): string {
     if (!ownerAlive(dir)) continue;
     const s = readSettings(dir);
     const pid = Number(readText(join(dir, 'pid')));
-    rows.push([long ? dir : basename(dir), pid > 0 ? String(pid) : '-', 'running', s?.rootdir ?? '/', s?.name ?? readText(join(dir, 'utsname')) ?? '<noname>']);
+    // (a minc --rm -r IMAGE run shows its image, src/marten/runs.ts)
+    const image = s?.image && store.hasImageDir(s.image) ? readImage(store, s.image).name ?? idCol(s.image, long) : undefined;
+    rows.push([long ? dir : basename(dir), pid > 0 ? String(pid) : '-', 'running', image ?? s?.rootdir ?? '/', s?.name ?? readText(join(dir, 'utsname')) ?? '<noname>']);
   }
   return table(rows);
 }

@@ -101,12 +101,17 @@ export class Store {
   private get tops(): string[] {
     return [this.dir, this.images, this.containers, join(this.dir, 'blobs'), this.blobs, this.tmp];
   }
-  /** Make the store's dirs that exist 0700 (not following a symlink in the store, the top itself aside). */
+  /**
+   * Make the store's dirs that exist 0700 (not following a symlink in the
+   * store, the top itself aside).  One already 0700 is left alone: a chmod
+   * writes the inode (its ctime) even when the mode stays, a journal entry
+   * on a disk, and minc -r opens the store on every run.
+   */
   secure(): void {
     for (const d of this.tops) {
       try {
-        const st = d === this.dir ? null : lstatSync(d);
-        if (st && !st.isDirectory()) continue;
+        const st = d === this.dir ? statSync(d) : lstatSync(d);
+        if (!st.isDirectory() || (st.mode & 0o7777) === 0o700) continue;
         chmodSync(d, 0o700);
       } catch {
         /* not made yet */

@@ -14,7 +14,7 @@ import { pidsMaxFile } from '../cgroup/plan.js';
 export type { PlanInput } from './types.js';
 import { extraNsSteps } from './nsoptions.js';
 import { crossSteps } from './cross.js';
-import { hideSteps, hostViewFiles, overlayExtra, runSteps, submountSteps } from './hostview.js';
+import { coversEtc, hideSteps, hostViewFiles, overlayExtra, runSteps, submountSteps } from './hostview.js';
 import { rootlessRootSteps, userNetWaitSteps } from '../rootless/plan.js';
 
 const s = (why: string, ...argv: Arg[]): Step => ({ why, argv });
@@ -167,15 +167,28 @@ export function devLinkFiles({ config }: PlanInput): Record<string, PlanFile> {
   return Object.fromEntries([...links, ...nodes]);
 }
 
-/** /etc: name resolution from the temp dir, /etc/mtab from /proc/mounts. */
-export function etcSteps({ tempdir }: PlanInput): Step[] {
+/**
+ * /etc: name resolution from the temp dir, /etc/mtab from /proc/mounts.  The
+ * two binds are lines of the one mount table below the root (after etc_file
+ * has made each target the container's own plain file), but with --direct
+ * (a bind only onto a file that is there) and where a host mount shown at
+ * /etc, /etc/resolv.conf or /etc/hosts would cover them: then etc_bind, after
+ * the table.
+ */
+export function etcSteps(input: PlanInput): { before: Step[]; table: Step[]; after: Step[] } {
+  const { config, facts, tempdir } = input;
   const root = rootOf(tempdir);
-  return [
-    s('/etc (not a symlink of the root directory)', 'plain_dir', `${root}/etc`),
-    s('Bind resolv.conf of the temp dir (the host\'s resolvers) on /etc/resolv.conf', 'etc_bind', root, 'resolv.conf'),
-    s('Bind hosts of the temp dir (naming the container) on /etc/hosts', 'etc_bind', root, 'hosts'),
-    s('/etc/mtab is /proc/mounts: the mounts here are private', 'mtab_link', root),
-  ];
+  const dir = s('/etc (not a symlink of the root directory)', 'plain_dir', `${root}/etc`);
+  const mtab = s('/etc/mtab is /proc/mounts: the mounts here are private', 'mtab_link', root);
+  const files = [['resolv.conf', "the host's resolvers"], ['hosts', 'naming the container']] as const;
+  if (config.direct || coversEtc(input)) {
+    return { before: [dir], table: [], after: [...files.map(([f, what]) => s(`Bind ${f} of the temp dir (${what}) on /etc/${f}`, 'etc_bind', root, f)), mtab] };
+  }
+  return {
+    before: [dir, ...files.map(([f]) => s(`/etc/${f}: the container's own plain file (a symlink there is replaced), for the bind below`, 'etc_file', root, f))],
+    table: files.map(([f, what]) => m(`Bind ${f} of the temp dir (${what}) on /etc/${f}`, tool(facts, 'mount'), '--bind', '--', `${tempdir}/${f}`, `${root}/etc/${f}`)),
+    after: [mtab],
+  };
 }
 
 /** /tmp: a tmpfs. */
@@ -264,15 +277,22 @@ export function buildPlan(input: PlanInput): Plan {
   vars.MINC_PIDS_MAX = String(config.cgroup?.limits.pidMax ?? 0);
   // the host tools the stage's own functions run
   for (const name of ['mount', 'umount', 'mkdir', 'rm', 'ln', 'readlink', 'pivot_root'] as const) vars[`MINC_${name.toUpperCase()}`] = tool(facts, name);
-  // what goes below the root: its mount points checked first, then the mounts as one table, then what needs them (nodes, links)
+  // what goes below the root: its mount points checked first, then the mounts as one table (the host's
+  // other mounts, /proc /sys /dev /tmp /run, the /etc binds), then what needs them (nodes, links)
   const below = [...procSysSteps(input), ...maskSteps(input), ...devSteps(input), ...tmpSteps(input), ...runSteps(input)];
+  const etc = etcSteps(input);
+  const host = hostSteps(input);
+  // the hostname and the fifos (execs) in a lane beside the mounts: nothing below needs them; /etc/mtab
+  // too where the /etc binds are in the table (else the etc_binds wait for the host mounts of the table)
+  const inLane = etc.table.length > 0 ? etc.after : [];
+  const lane = host.length > 0 ? [...host, ...inLane].map((st) => ({ ...st, lane: 'etc' })) : [];
+  const afterTable = lane.length > 0 ? etc.after.filter((st) => !inLane.includes(st)) : etc.after;
   const { steps, files } = gatherTables([
-    ...rootSteps(input), ...submountSteps(input),
-    // /etc (and the hostname, the fifos) in a lane: nothing below needs it
-    ...[...hostSteps(input), ...etcSteps(input)].map((st) => ({ ...st, lane: 'etc' })),
-    ...below.filter((st) => st.argv[0] === 'plain_dir'), ...below.filter((st) => st.table),
+    ...rootSteps(input), ...etc.before, ...lane,
+    ...below.filter((st) => st.argv[0] === 'plain_dir'),
+    ...submountSteps(input), ...below.filter((st) => st.table), ...etc.table,
     ...below.filter((st) => st.argv[0] !== 'plain_dir' && !st.table),
-    s('Wait for the set-up of /etc', 'join_lane', 'etc'),
+    ...afterTable, ...(lane.length > 0 ? [s('Wait for the hostname, the fifos and /etc/mtab', 'join_lane', 'etc')] : []),
     ...extraNsSteps(input), ...hideSteps(input), ...bindSteps(input),
     ...crossSteps(input), // --cross: init enters a user namespace of its own with its own binfmt_misc (plan/cross.ts)
     ...userNetWaitSteps(input), // rootless --net dens: its stack came up meanwhile (src/net/userstack.ts)

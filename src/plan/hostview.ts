@@ -3,10 +3,11 @@
  * directory, every other mount that holds files is overlaid at its own path
  * (its upper and work dirs under TEMPDIR/mounts/NAME), so writes under /home
  * or a project disk land in the sandbox too; /run is a fresh tmpfs (host
- * sockets there bypass any overlay); --hide makes paths show empty.
+ * sockets there bypass any overlay); --hide makes paths show empty.  The
+ * host's mounts are lines of the one mount table below the root (issue 12).
  */
 import type { PlanInput } from './types.js';
-import { BELOW, MOUNTS_FSTAB, HIDDEN_FILE } from './paths.js';
+import { BELOW, HIDDEN_FILE } from './paths.js';
 import type { Step } from './types.js';
 import type { HostMount } from '../run/mountinfo.js';
 
@@ -30,38 +31,44 @@ export function shownMounts({ config, facts }: PlanInput): readonly HostMount[] 
   return facts.mounts ?? [];
 }
 
-/** Where the mounts go in fstab(5) and how: an overlay, or with --direct the host's mount itself (writes reach it). */
-function fstabLine(input: PlanInput, m: HostMount): string {
-  const target = `${input.tempdir}/root${m.path}`;
-  if (input.config.direct) return `${m.path} ${target} none bind 0 0\n`;
-  const d = `${input.tempdir}/mounts/${m.name}`;
-  return `minc-overlay ${target} overlay lowerdir=${m.path},upperdir=${d}/upper,workdir=${d}/work${overlayExtra(input.config)} 0 0\n`;
-}
+/**
+ * The option that marks a host mount's line in the mount table: mount(8)
+ * keeps X- options to itself (neither the kernel nor a helper sees them);
+ * the stage's mount_table reads it to bind read-only, instead, a host mount
+ * overlayfs refused as a lower dir (some FUSE and network file systems).
+ */
+export const HOST_MARK = 'X-minc.host';
 
-/** fstab(5) of the mounts, for one `mount --all --fstab` (paths with blanks or option separators are bound apart). */
-export function mountsFstab(input: PlanInput): string {
-  return shownMounts(input).filter((m) => m.how === 'overlay').map((m) => fstabLine(input, m)).join('');
-}
+/** The host mounts whose place the /etc binds depend on: the binds must come after them (not in the one table). */
+export const coversEtc = (input: PlanInput): boolean =>
+  shownMounts(input).some((m) => m.path === '/etc' || m.path === '/etc/resolv.conf' || m.path === '/etc/hosts');
 
-/** After the root: the host's other mounts, each at its own path. */
+/**
+ * After the root: the host's other mounts, each at its own path, as lines of
+ * the one mount table below the root (BELOW): overlays (with --direct the
+ * host's mounts bound, writes reach them), then those overlay options cannot
+ * carry, bound read-only.
+ */
 export function submountSteps(input: PlanInput): Step[] {
   const mounts = shownMounts(input);
   const root = `${input.tempdir}/root`;
   const direct = input.config.direct;
+  const mount = mounts.length > 0 ? mountTool(input) : '';
   const steps: Step[] = [];
-  const listed = mounts.filter((m) => m.how === 'overlay');
-  if (listed.length > 0) {
-    steps.push({
-      why: direct
-        ? `Bind the host's other mounts at their own paths (${listed.map((m) => m.path).join(' ')}), all in one mount(8) (--direct: writes reach them)`
-        : `Overlay the host's other mounts at their own paths (${listed.map((m) => m.path).join(' ')}), all in one mount(8): writes under them land in the sandbox too`,
-      argv: ['host_mounts', `${input.tempdir}/${MOUNTS_FSTAB}`],
-    });
+  for (const m of mounts.filter((x) => x.how === 'overlay')) {
+    const d = `${input.tempdir}/mounts/${m.name}`;
+    steps.push(direct
+      ? { why: `Bind the host's ${m.path} at its own path (--direct: writes reach it)`, argv: [mount, '--bind', '-o', HOST_MARK, '--', m.path, `${root}${m.path}`], table: BELOW }
+      : {
+        why: `Overlay the host's ${m.path} at its own path: writes under it land in the sandbox too`,
+        argv: [mount, '-t', 'overlay', '-o', `lowerdir=${m.path},upperdir=${d}/upper,workdir=${d}/work${overlayExtra(input.config)},${HOST_MARK}`, 'minc-overlay', `${root}${m.path}`],
+        table: BELOW,
+      });
   }
   for (const m of mounts.filter((x) => x.how === 'bind')) {
     steps.push(direct
-      ? { why: `Bind ${m.path} (--direct: writes reach it)`, argv: [mountTool(input), '--bind', '--', m.path, `${root}${m.path}`] }
-      : { why: `Bind ${m.path} read-only (overlayfs cannot take its path in its options)`, argv: [mountTool(input), '--bind', '-o', 'ro', '--', m.path, `${root}${m.path}`] });
+      ? { why: `Bind ${m.path} (--direct: writes reach it)`, argv: [mount, '--bind', '--', m.path, `${root}${m.path}`], table: BELOW }
+      : { why: `Bind ${m.path} read-only (overlayfs cannot take its path in its options)`, argv: [mount, '--bind', '-o', 'ro', '--', m.path, `${root}${m.path}`], table: BELOW });
   }
   return steps;
 }
@@ -83,8 +90,6 @@ export function hideSteps({ config, tempdir }: PlanInput): Step[] {
 /** Files the runner writes into the temp dir before the stage starts. */
 export function hostViewFiles(input: PlanInput): Record<string, string> {
   const files: Record<string, string> = {};
-  const fstab = mountsFstab(input);
-  if (fstab) files[MOUNTS_FSTAB] = fstab;
   if (input.config.hide?.length) files[HIDDEN_FILE] = '';
   return files;
 }

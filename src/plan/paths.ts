@@ -69,10 +69,10 @@ export const stepErrFile = (lane?: string): string => (lane ? `step-${lane}.err`
 
 
 
-/** The temp dir's fstab(5) of the overlays of the host's other mounts (plan/hostview.ts). */
+/** The fstab(5) of the host's other mounts an older minc wrote (they are lines of BELOW now): removed from a reused dir. */
 export const MOUNTS_FSTAB = 'mounts.fstab';
 
-/** The temp dir's fstab(5) of what is mounted below the new root (plan/table.ts). */
+/** The temp dir's fstab(5) of what is mounted below the new root, the host's other mounts and the /etc binds too (plan/table.ts). */
 export const BELOW = 'below.fstab';
 
 /** The temp dir's directory of the links every /dev has, copied into the container's /dev with its nodes. */

@@ -17,6 +17,13 @@ export interface Settings {
   hide?: string[];
   /** --cross ARCH: a reuse (-t) runs the same root under the same interpreter */
   cross?: string;
+  /**
+   * `minc --rm -r IMAGE`: the image's id and its store (a real path) while the
+   * run lasts in a temp dir rather than in the store: marten rmi and prune
+   * leave that image alone (src/marten/runs.ts)
+   */
+  image?: string;
+  store?: string;
 }
 
 /**
@@ -48,6 +55,7 @@ export function checkedSettings(dir: string): Settings | null {
     && Number.isInteger(o.mincPid) && Number.isInteger(o.mincStart)
     && (o.started === undefined || typeof o.started === 'number')
     && (o.cross === undefined || typeof o.cross === 'string')
+    && (o.image === undefined || typeof o.image === 'string') && (o.store === undefined || typeof o.store === 'string')
     && (o.hide === undefined || (Array.isArray(o.hide) && o.hide.every((h) => typeof h === 'string')));
   return ok ? (s as Settings) : null;
 }

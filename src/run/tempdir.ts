@@ -6,13 +6,14 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statfsSync } from 'node:fs';
 import { writeNoFollow } from '../fs/nofollow.js';
 import { basename, join } from 'node:path';
-import { forkContainer } from '../marten/minc.js';
+import { forkContainer, holdImage, type ImageRun } from '../marten/minc.js';
+import { shortId } from '../marten/model.js';
 import { MincError } from '../errors.js';
 import type { Config } from '../options/validate.js';
 import { RUN_FILES, TEMP_PREFIX } from '../plan/paths.js';
 import type { CleanupStack } from './cleanup.js';
 import type { Facts } from './facts.js';
-import { debug, info } from './log.js';
+import { debug, info, writeFd } from './log.js';
 import { removeTreeAsUser } from './rmtree.js';
 import { processStart, readSettings, writeSettings } from './settings.js';
 import { shownMounts } from '../plan/hostview.js';
@@ -85,6 +86,7 @@ function hostsFile(name: string): string {
 /** Create a new temp dir, or take over the one -t names; pushes its removal unless kept. */
 export function prepareTempdir(config: Config, facts: Facts, cleanup: CleanupStack): string {
   let dir: string;
+  let held: ImageRun | undefined;
   if (config.tempdir) {
     dir = config.tempdir;
     if (config.freshTempdir) {
@@ -96,8 +98,10 @@ export function prepareTempdir(config: Config, facts: Facts, cleanup: CleanupSta
       chmodSync(dir, 0o700);
       debug('Make the temporary directory (-t)', dir);
     } else debug('Reuse the temporary directory (-t)', dir);
-  } else if (config.image) {
+  } else if (config.image && !config.rm) {
     dir = forkContainer(config.image, config.name); // a new container of the image in the store (src/marten/minc.ts)
+    // its short id, by write(2): process.stderr would cost ~4 ms (a pipe's is a net.Socket, net and streams loaded)
+    writeFd(2, `${shortId(basename(dir))}\n`);
     if (config.rm) cleanup.push(`Remove the container ${dir} (--rm)`, () => removeTempdir(dir));
   } else {
     const base = tempBase();
@@ -106,6 +110,13 @@ export function prepareTempdir(config: Config, facts: Facts, cleanup: CleanupSta
     // dir() wraps, without the ~8 ms its import costs every run
     dir = mkdtempSync(join(base, `${TEMP_PREFIX}${process.pid}-`));
     debug('Make the temporary directory', dir);
+    // --rm -r IMAGE: a container thrown away at the end lives here too, on the tmpfs, not in the store
+    // (on a disk its few directories and files, made and removed, cost more than all the rest of the
+    // difference to a -r DIR run); its settings hold the image against marten rmi (holdImage below)
+    if (config.image) {
+      held = config.image;
+      writeFd(2, `${basename(dir)}\n`);
+    }
     if (!config.keep) {
       cleanup.push(`Remove the temporary directory ${dir}`, () => removeTempdir(dir));
     }
@@ -130,7 +141,7 @@ export function prepareTempdir(config: Config, facts: Facts, cleanup: CleanupSta
   writeNoFollow(join(dir, 'hosts'), hostsFile(name));
   if (config.name) writeNoFollow(join(dir, 'utsname'), `${config.name}\n`);
   const started = (config.tempdir && !config.freshTempdir ? readSettings(dir)?.started : undefined) ?? Date.now();
-  writeSettings(dir, {
+  const settings = {
     started,
     ...(config.hide?.length ? { hide: [...config.hide] } : {}),
     ...(config.cross ? { cross: config.cross.arch } : {}),
@@ -140,7 +151,9 @@ export function prepareTempdir(config: Config, facts: Facts, cleanup: CleanupSta
     keep: config.keep,
     mincPid: process.pid,
     mincStart: processStart(process.pid) ?? 0,
-  });
+  };
+  if (held) holdImage(held, (store) => writeSettings(dir, { ...settings, image: held.id, store }));
+  else writeSettings(dir, settings);
   debug('Write resolv.conf, hosts, utsname and settings into the temporary directory');
   return dir;
 }

@@ -106,6 +106,48 @@ describe('containers that go', () => {
     expect(bad.stderr).toMatch(/^minc: --rm .* -r IMAGE only/);
   });
 
+  it('minc --rm -r IMAGE keeps its files in a temp dir on a tmpfs, not in the store; while it runs, lc shows it and rmi and prune leave its image alone', async () => {
+    const s = fresh();
+    ok(await s.marten(['import', rootfs.dir, '--name', 'bb']));
+    // (a nameless image based on nothing: prune would take it, were it not in use)
+    ok(await s.marten(['import', rootfs.dir]));
+    const nameless = imageDirs(s).find((i) => !existsSync(join(s.dir, 'images', i, 'name')))!;
+    const env = { ...process.env, MINCS_DIR: s.dir };
+    const runs = ['bb', nameless].map((img) => execa(MINC_BIN, ['--rm', '-r', img, 'sleep', '30'], { env, reject: false, stdin: 'ignore' }));
+    // the run's id: the first line on its stderr
+    const ids = runs.map((r) => new Promise<string>((resolve) => r.stderr!.once('data', (d: Buffer) => resolve(d.toString().split('\n')[0]!))));
+    try {
+      const dirs: string[] = [];
+      for (const idp of ids) {
+        const id = await idp;
+        expect(id).toMatch(/^minc\d+-\w{6}$/);
+        const dir = ['/run', '/dev/shm'].map((b) => join(b, id)).find((d) => existsSync(d))!;
+        // (its pid file: the command has started)
+        await waitFor(() => existsSync(join(dir, 'pid')), `${id} started`);
+        expect(dir, id).toBeDefined();
+        expect(execFileSync('stat', ['-f', '-c', '%T', dir], { encoding: 'utf8' }).trim()).toBe('tmpfs');
+        dirs.push(dir);
+      }
+      expect(readdirSync(join(s.dir, 'containers'))).toEqual([]);
+      const lc = ok(await s.marten(['lc'])).stdout;
+      for (const d of dirs) expect(lc).toContain(d.split('/').at(-1));
+      expect(lc).toMatch(/running +bb/);
+      const rmi = await s.marten(['rmi', 'bb']);
+      expect(rmi.exitCode).not.toBe(0);
+      expect(rmi.stderr).toMatch(/^marten: image [0-9a-f]{12} is in use by run minc\d+-\w{6} \(minc --rm\)$/);
+      ok(await s.marten(['prune']));
+      expect(imageDirs(s)).toContain(nameless);
+      expect(existsSync(join(s.dir, 'images', nameless, 'root'))).toBe(true);
+    } finally {
+      for (const r of runs) r.kill('SIGTERM');
+      await Promise.all(runs);
+    }
+    // once the runs have ended their temp dirs are gone, and the image can go
+    ok(await s.marten(['rmi', 'bb']));
+    ok(await s.marten(['prune']));
+    expect(imageDirs(s)).toEqual([]);
+  });
+
   it('marten rm --all-stopped removes every stopped container, not a running one', async () => {
     const s = fresh();
     ok(await s.marten(['import', rootfs.dir, '--name', 'bb']));

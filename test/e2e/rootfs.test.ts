@@ -3,7 +3,7 @@
  * -r, --direct), /dev, /proc, /sys, /tmp, /etc, user binds, and that a chroot
  * breakout or a symlink in a rootfs cannot reach the host.
  */
-import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectNothingLeft, runMinc, unique } from '../helpers/e2e.js';
@@ -296,6 +296,22 @@ describe('/tmp, /etc and the mount table', () => {
       expect(readFileSync(victim, 'utf8')).toBe('untouched\n');
     } finally {
       rmSync(join(rootfs.dir, 'etc/resolv.conf'), { force: true });
+    }
+  });
+
+  it('a line of the mount table that fails (a rootfs whose /etc/hosts is a directory) ends the run: 125, one minc: line naming its why and the kernel\'s words, nothing left', async () => {
+    const bad = makeBusyboxRootfs();
+    try {
+      mkdirSync(join(bad.dir, 'etc/hosts'), { recursive: true });
+      const r = await runMinc(['-r', bad.dir, 'echo', 'never']);
+      expect(r.exitCode).toBe(125);
+      expect(r.stdout).not.toContain('never');
+      const lines = r.stderr.split('\n').filter(Boolean);
+      expect(lines, r.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(/^minc: Bind hosts of the temp dir \(naming the container\) on \/etc\/hosts: .*Not a directory/);
+      expectNothingLeft();
+    } finally {
+      bad.remove();
     }
   });
 

@@ -1,11 +1,11 @@
 /** Store location, names, chain ids and platform choice (no root). */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { shortName } from '../../../src/marten/importer.js';
 import { chainIds, parsePlatform, sha256 } from '../../../src/marten/oci.js';
 import { pickPlatform } from '../../../src/marten/platform.js';
-import { DEFAULT_DIR, storeDir } from '../../../src/marten/store.js';
+import { DEFAULT_DIR, Store, storeDir } from '../../../src/marten/store.js';
 
 describe('storeDir', () => {
   it('is $MINCS_DIR, else MINCS_DIR= in the config file, else /var/lib/mincs', () => {
@@ -17,6 +17,30 @@ describe('storeDir', () => {
       writeFileSync(conf, '# comment\nMINCS_DIR="/srv/mincs"\n');
       expect(storeDir({}, conf)).toBe('/srv/mincs');
       expect(storeDir({ MINCS_DIR: '/y' }, conf)).toBe('/y');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Store: opening it', () => {
+  it('closes a store made more open (0700 again), leaves a dir already 0700 untouched (no chmod: no inode write), follows no link in it', () => {
+    const dir = mkdtempSync('/tmp/marten-unit-secure-');
+    try {
+      const top = join(dir, 'store');
+      new Store(top).ensure();
+      chmodSync(join(top, 'images'), 0o755);
+      const outside = join(dir, 'outside');
+      mkdirSync(outside, { mode: 0o755 });
+      chmodSync(outside, 0o755);
+      rmSync(join(top, 'tmp'), { recursive: true });
+      symlinkSync(outside, join(top, 'tmp'));
+      const before = statSync(join(top, 'containers'), { bigint: true }).ctimeNs;
+      new Store(top);
+      expect(statSync(join(top, 'images')).mode & 0o7777).toBe(0o700);
+      expect(statSync(outside).mode & 0o7777).toBe(0o755);
+      // (a chmod to the same mode still sets ctime)
+      expect(statSync(join(top, 'containers'), { bigint: true }).ctimeNs).toBe(before);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -185,8 +185,8 @@ describe('buildPlan: order', () => {
   });
 
   it('binds the user binds after /etc and /tmp, and launches last', () => {
-    const hosts = fnIndex(all, 'etc_bind', R, 'hosts');
-    const resolv = fnIndex(all, 'etc_bind', R, 'resolv.conf');
+    const hosts = mountOf(all, 'hosts bind', `${R}/etc/hosts`);
+    const resolv = mountOf(all, 'resolv.conf bind', `${R}/etc/resolv.conf`);
     const mtab = fnIndex(all, 'mtab_link', R);
     const tmp = mountOf(all, '/tmp tmpfs', `${R}/tmp`);
     const early = fnIndex(all, 'bind', R);
@@ -208,11 +208,14 @@ describe('buildPlan: order', () => {
     const below = [...procSysSteps(i), ...maskSteps(i), ...devSteps(i), ...tmpSteps(i), ...runSteps(i)];
     const table = below.filter((st) => st.table);
     expect(table.length).toBeGreaterThan(10);
+    const etc = etcSteps(i);
+    expect(etc.table).toHaveLength(2);
+    const all = [...submountSteps(i), ...table, ...etc.table];
     expect(buildPlan(i).steps).toEqual([
-      ...rootSteps(i), ...submountSteps(i),
-      ...[...hostSteps(i), ...etcSteps(i)].map((st) => ({ ...st, lane: 'etc' })),
+      ...rootSteps(i), ...etc.before,
+      ...[...hostSteps(i), ...etc.after].map((st) => ({ ...st, lane: 'etc' })),
       ...below.filter((st) => isFn(st, 'plain_dir')),
-      expect.objectContaining({ argv: ['mount_table', `${TEMP}/below.fstab`] }), ...table,
+      expect.objectContaining({ argv: ['mount_table', `${TEMP}/below.fstab`] }), ...all,
       ...below.filter((st) => !isFn(st, 'plain_dir') && !st.table),
       expect.objectContaining({ argv: ['join_lane', 'etc'] }),
       ...extraNsSteps(i), ...hideSteps(i), ...bindSteps(i),
@@ -221,7 +224,7 @@ describe('buildPlan: order', () => {
     expect(pivotSteps(i).map((st) => st.argv)).toEqual([['pivot', R, PUT_OLD]]);
     // the table holds each of them as a line of fstab(5), after its why
     const fstab = buildPlan(i).files!['below.fstab'] as string;
-    expect(fstab.split('\n').filter(Boolean)).toEqual(table.flatMap((st) => [`# ${st.why}`, fstabLine(st.argv)]));
+    expect(fstab.split('\n').filter(Boolean)).toEqual(all.flatMap((st) => [`# ${st.why}`, fstabLine(st.argv)]));
   });
 });
 
@@ -386,18 +389,33 @@ describe('buildPlan: /proc and /sys', () => {
 });
 
 describe('buildPlan: /etc, /tmp and binds', () => {
-  it("binds the temp dir's resolv.conf and hosts on /etc (etc_bind), links mtab, on a plain /etc", () => {
+  it("binds the temp dir's resolv.conf and hosts on /etc (lines of the one table, on files etc_file made plain), links mtab, on a plain /etc", () => {
     const all = steps();
     const etc = fnIndex(all, 'plain_dir', `${R}/etc`);
-    const resolv = fnIndex(all, 'etc_bind', R, 'resolv.conf');
-    const hosts = fnIndex(all, 'etc_bind', R, 'hosts');
+    const files = ['resolv.conf', 'hosts'].map((f) => fnIndex(all, 'etc_file', R, f));
+    const table = fnIndex(all, 'mount_table', `${TEMP}/below.fstab`);
+    const binds = ['resolv.conf', 'hosts'].map((f) => mountOf(all, f, `${R}/etc/${f}`));
     const mtab = fnIndex(all, 'mtab_link', R);
-    ascending([etc, resolv, hosts, mtab, pivotIndex(all)]);
-    expect(all[resolv]!.argv).toEqual(['etc_bind', R, 'resolv.conf']);
-    expect(all[hosts]!.argv).toEqual(['etc_bind', R, 'hosts']);
-    expect(all[mtab]!.argv).toEqual(['mtab_link', R]);
-    // no step touches /etc below the root with a host tool directly (a symlink there could lead out of the root)
-    expect(all.some((st) => typeof prog(st) === 'string' && String(prog(st)).startsWith('/') && text(st).includes(`${R}/etc`))).toBe(false);
+    ascending([etc, ...files, table, ...binds, pivotIndex(all)]);
+    expect(mtab).toBeLessThan(pivotIndex(all));
+    for (const [k, f] of ['resolv.conf', 'hosts'].entries()) {
+      expect(all[binds[k]!]!.table).toBe('below.fstab');
+      expect(args(all[binds[k]!]!)).toEqual(['--bind', '--', `${TEMP}/${f}`, `${R}/etc/${f}`]);
+    }
+    expect(all.some((st) => isFn(st, 'etc_bind'))).toBe(false);
+    // no step touches /etc below the root with a host tool directly (a symlink there could lead out of the root), but the table's binds
+    expect(all.some((st) => !st.table && typeof prog(st) === 'string' && String(prog(st)).startsWith('/') && text(st).includes(`${R}/etc`))).toBe(false);
+  });
+
+  it('binds /etc/resolv.conf and /etc/hosts by etc_bind after the table where a host mount shown there would cover them, and with --direct', () => {
+    const etcMount = { mounts: [{ path: '/etc', fstype: 'ext4', how: 'overlay' as const, name: 'etc' }] };
+    for (const [c, f] of [[{}, etcMount], [{ direct: true }, {}]] as [Partial<Config>, Partial<Facts>][]) {
+      const all = steps(c, f);
+      const table = fnIndex(all, 'mount_table', `${TEMP}/below.fstab`);
+      for (const file of ['resolv.conf', 'hosts']) expect(fnIndex(all, 'etc_bind', R, file)).toBeGreaterThan(table);
+      expect(all.some((st) => isFn(st, 'etc_file') || (st.table && [`${R}/etc/resolv.conf`, `${R}/etc/hosts`].includes(String(st.argv.at(-1)))))).toBe(false);
+      expect(fnIndex(all, 'mtab_link', R)).toBeGreaterThan(table);
+    }
   });
 
   it('mounts a tmpfs on a plain /tmp of the root', () => {
