@@ -4,7 +4,8 @@
  * cannot (a PVM host, kvm_pvm: this one) they run the same checks under TCG
  * (--qemu-tcg), a few seconds a boot.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +23,43 @@ const guestVersion = readdirSync('/boot').filter((n) => n.startsWith('vmlinuz-')
 let rootfs: { dir: string; remove: () => void };
 let base: ReturnType<typeof privateBase>;
 const T = 60_000;
+
+/**
+ * Runs argv on a new pty of ROWS x COLS (python3's pty module: a real
+ * terminal, minc in its foreground), types as the script says, and returns
+ * all the pty printed and the status.  steps: [wait for this text, then
+ * resize to [rows, cols] or type this string]; after minc, the shell prints
+ * whether the terminal's ONLCR is back ("onlcr" or "-onlcr").
+ */
+const PTY = String.raw`
+import fcntl, json, os, pty, select, struct, sys, termios, time
+argv, rows, cols, steps = json.loads(sys.argv[1])
+pid, fd = pty.fork()
+if pid == 0:
+    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack('HHHH', rows, cols, 0, 0))
+    os.execvp('sh', ['sh', '-c', '"$@"; s=$?; stty -a | grep -oE -- "-?onlcr"; exit $s', 'sh'] + argv)
+out = b''
+deadline = time.time() + 50
+def until(text):
+    global out
+    while text.encode() not in out and time.time() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            try: out += os.read(fd, 4096)
+            except OSError: return
+for wait, act in steps:
+    until(wait)
+    time.sleep(0.5)
+    if isinstance(act, list): fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', act[0], act[1], 0, 0))
+    else: os.write(fd, act.encode())
+until('\0never')
+_, st = os.waitpid(pid, 0)
+print(json.dumps({'out': out.decode('latin1'), 'status': os.waitstatus_to_exitcode(st)}))
+`;
+async function onPty(argv: string[], rows: number, cols: number, steps: [string, string | [number, number]][], env: NodeJS.ProcessEnv): Promise<{ out: string; status: number }> {
+  const { stdout } = await promisify(execFile)('python3', ['-c', PTY, JSON.stringify([argv, rows, cols, steps])], { env, timeout: 55_000 });
+  return JSON.parse(stdout) as { out: string; status: number };
+}
 
 beforeAll(() => {
   rootfs = makeBusyboxRootfs();
@@ -68,15 +106,17 @@ describe('minc --qemu', () => {
     removeKept(dir);
   }, T);
 
-  it('passes a SIGTERM sent to minc on to the command', async () => {
-    const run = startMinc([...QEMU, '-r', rootfs.dir, 'sh', '-c', "trap 'echo got TERM; exit 42' TERM; echo ready; while :; do sleep 1; done"],
+  it('passes signals sent to minc (a SIGHUP, then a SIGTERM) on to the command', async () => {
+    const run = startMinc([...QEMU, '-r', rootfs.dir, 'sh', '-c', "trap 'echo got HUP' HUP; trap 'echo got TERM; exit 42' TERM; echo ready; while :; do sleep 1; done"],
       { env: base.env, stdout: 'pipe' });
     let out = '';
     (run as unknown as { stdout: NodeJS.ReadableStream }).stdout.on('data', (d: Buffer) => (out += d.toString()));
     await waitFor(() => out.includes('ready'), 'the command to start', 45_000);
+    run.kill('SIGHUP');
+    await waitFor(() => out.includes('got HUP'), 'the command to get the SIGHUP', 10_000);
     run.kill('SIGTERM');
     const r = await run;
-    expect(r.stdout).toBe('ready\ngot TERM');
+    expect(r.stdout).toBe('ready\ngot HUP\ngot TERM');
     expect(r.exitCode).toBe(42);
     expect(base.entries()).toEqual([]);
   }, T);
@@ -96,6 +136,15 @@ describe('minc --qemu', () => {
     expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(`${base.dir}/${name}`);
     const gc = spawnSync(MINC, ['--gc'], { env: base.env, encoding: 'utf8' });
     expect(gc.status).toBe(0);
+    expect(base.entries()).toEqual([]);
+  }, T);
+
+  it('gives a terminal a tty of its size (resized with it), typed input, ^C, the status, and the terminal back as it was', async () => {
+    const cmd = "trap 'echo int; exit 3' INT; stty size; tty; echo ready; read x; stty size; echo got:$x; sleep 30; echo not-reached";
+    const r = await onPty([MINC, ...QEMU, 'sh', '-c', cmd], 33, 101, [['ready', [40, 120]], ['ready', 'abc\r'], ['got:', '\x03']], base.env);
+    // the guest's tty echoes (the host's is raw) and ends lines with \r\n once; nothing of the boot shows
+    expect(r.out).toBe('33 101\r\n/dev/hvc0\r\nready\r\nabc\r\n40 120\r\ngot:abc\r\n^Cint\r\nonlcr\r\n');
+    expect(r.status).toBe(3);
     expect(base.entries()).toEqual([]);
   }, T);
 
