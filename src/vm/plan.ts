@@ -53,7 +53,7 @@ function shares(i: VmInput): string[] {
     ? ['-chardev', `socket,id=vfs,path=${i.tempdir}/vm/virtiofs.sock`, '-device', 'vhost-user-fs-pci,chardev=vfs,tag=minc-root']
     : ['-virtfs', `local,path=${root},mount_tag=minc-root,security_model=passthrough,multidevs=remap`];
   out.push('-virtfs', `local,path=${i.tempdir}/vm/ctl,mount_tag=minc-ctl,security_model=none,readonly=on`);
-  i.binds.forEach((b, n) => out.push('-virtfs', `local,path=${b.source},mount_tag=minc-bind${n},security_model=passthrough,multidevs=remap${b.readonly ? ',readonly=on' : ''}`));
+  i.binds.forEach((b, n) => out.push('-virtfs', `local,path=${b.source.replace(/,/g, ',,')},mount_tag=minc-bind${n},security_model=passthrough,multidevs=remap${b.readonly ? ',readonly=on' : ''}`));
   return out;
 }
 

@@ -46,7 +46,6 @@ export function controlFiles(config: Config, vm: VmConfig, env: NodeJS.ProcessEn
     minc_fs: vm.fs,
     minc_name: config.name ?? '',
     minc_net: vm.net ? '1' : '',
-    minc_binds: config.binds.map((b, n) => `minc-bind${n}:${b.target}:${b.readonly ? 'ro' : 'rw'}`).join(' '),
     minc_tty: tty ? '1' : '',
     minc_rows: String(tty?.rows ?? ''),
     minc_cols: String(tty?.cols ?? ''),
@@ -55,6 +54,7 @@ export function controlFiles(config: Config, vm: VmConfig, env: NodeJS.ProcessEn
     cmd: `${config.command.map(shQuote).join(' ')}\n`,
     env: vars.map(([k, v]) => `export ${k}=${shQuote(v!)}\n`).join(''),
     opts: Object.entries(opts).map(([k, v]) => `${k}=${shQuote(v)}\n`).join(''),
+    binds: config.binds.map((b, n) => `minc-bind${n} ${b.readonly ? 'ro' : 'rw'} ${b.target}\n`).join(''),
   };
 }
 

@@ -6,7 +6,8 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,6 +57,27 @@ until('\0never')
 _, st = os.waitpid(pid, 0)
 print(json.dumps({'out': out.decode('latin1'), 'status': os.waitstatus_to_exitcode(st)}))
 `;
+/** A port free on 127.0.0.1 now (qemu binds it for -p a moment later). */
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** What a connection to 127.0.0.1:port gets before it closes ('' on an error). */
+function fetchLine(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    let got = '';
+    const c = connect(port, '127.0.0.1');
+    c.on('data', (d: Buffer) => (got += d.toString()));
+    c.on('end', () => resolve(got));
+    c.on('error', () => resolve(''));
+    c.end();
+  });
+}
+
 async function onPty(argv: string[], rows: number, cols: number, steps: [string, string | [number, number]][], env: NodeJS.ProcessEnv): Promise<{ out: string; status: number }> {
   const { stdout } = await promisify(execFile)('python3', ['-c', PTY, JSON.stringify([argv, rows, cols, steps])], { env, timeout: 55_000 });
   return JSON.parse(stdout) as { out: string; status: number };
@@ -148,10 +170,71 @@ describe('minc --qemu', () => {
     expect(base.entries()).toEqual([]);
   }, T);
 
+  it('gives the guest --cpu vCPUs, --mem-limit memory, --name, and -b shares (ro and rw, mounted through a link of the root)', async () => {
+    const dir = mkdtempSync('/tmp/minc-e2e-qemu-binds-');
+    try {
+      mkdirSync(join(dir, 'ro'));
+      mkdirSync(join(dir, 'rw'));
+      writeFileSync(join(dir, 'ro/f'), 'read-only share\n');
+      writeFileSync(join(dir, 'rw/f'), 'read-write share\n');
+      symlinkSync('/srv', join(rootfs.dir, 'data')); // an absolute link: it must resolve inside the guest's root
+      mkdirSync(join(rootfs.dir, 'srv'));
+      const cmd = 'busybox nproc; grep MemTotal /proc/meminfo; hostname; cat /ro/f /data/rw/f; echo no > /ro/g || echo ro-refused; '
+        + 'echo from-guest > /data/rw/g; cat /srv/rw/g';
+      const r = await runMinc([...QEMU, '-r', rootfs.dir, '--cpu', '0x3', '--mem-limit', '384M', '--name', 'guestbox',
+        '-b', `${dir}/ro:/ro:ro`, '-b', `${dir}/rw:/data/rw`, 'sh', '-c', cmd], { env: base.env });
+      const lines = r.stdout.split('\n');
+      expect(lines[0]).toBe('2');
+      const kb = Number(/^MemTotal:\s+(\d+) kB$/.exec(lines[1]!)?.[1]);
+      expect(kb).toBeGreaterThan(384 * 1024 * 0.7); // what the kernel keeps for itself is not shown
+      expect(kb).toBeLessThanOrEqual(384 * 1024); // not the default 512M
+      expect(lines.slice(2)).toEqual(['guestbox', 'read-only share', 'read-write share', 'ro-refused', 'from-guest']);
+      expect(r.stderr).toMatch(/^sh: (can't create \/ro\/g: )?Read-only file system$/);
+      expect(r.exitCode).toBe(0);
+      expect(readFileSync(join(dir, 'rw/g'), 'utf8')).toBe('from-guest\n');
+      expect(existsSync(join(dir, 'ro/g'))).toBe(false);
+      expect(base.entries()).toEqual([]);
+    } finally {
+      rmSync(join(rootfs.dir, 'data'));
+      rmSync(join(rootfs.dir, 'srv'), { recursive: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, T);
+
+  it('--net: the guest reaches a server of the host at the gateway 10.0.2.2, and -p forwards a host port to a server in the guest', async () => {
+    const host = createServer((s) => s.end('from the host\n'));
+    await new Promise<void>((r) => host.listen(0, '127.0.0.1', r));
+    const hostPort = (host.address() as AddressInfo).port;
+    const fwd = await freePort();
+    try {
+      const run = startMinc([...QEMU, '-r', rootfs.dir, '--net', '-p', `${fwd}:8080`, 'sh', '-c',
+        `nc 10.0.2.2 ${hostPort} </dev/null; echo ready; nc -l -p 8080 -e echo served by the guest; echo done`], { env: base.env, stdout: 'pipe' });
+      let out = '';
+      (run as unknown as { stdout: NodeJS.ReadableStream }).stdout.on('data', (d: Buffer) => (out += d.toString()));
+      await waitFor(() => out.includes('ready'), 'the guest to start its server', 45_000);
+      // qemu accepts on the host port at once; until the guest listens, the connection closes empty
+      let got = '';
+      for (let end = Date.now() + 10_000; got === '' && Date.now() < end;) {
+        got = await fetchLine(fwd);
+        if (got === '') await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(got).toBe('served by the guest\n');
+      const r = await run;
+      expect(r.stdout).toBe('from the host\nready\ndone');
+      expect(r.exitCode).toBe(0);
+      expect(base.entries()).toEqual([]);
+    } finally {
+      host.close();
+    }
+  }, T);
+
   it('says so for an option that makes no sense in a guest, and makes nothing', async () => {
     const r = await runMinc([...QEMU, '--usedev', 'true'], { env: base.env });
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toBe("minc: --usedev makes no sense with --qemu: the guest's /dev is its own kernel's");
+    const file = await runMinc([...QEMU, '-b', '/etc/hostname:/x', 'true'], { env: base.env });
+    expect(file.stderr).toBe("minc: --bind '/etc/hostname': only a directory can be shared into a guest");
+    expect(file.exitCode).toBe(2);
     expect(base.entries()).toEqual([]);
   });
 });
