@@ -52,10 +52,14 @@ export const KEPT: readonly string[] = ['help', 'version', 'keep', 'tempdir', 'd
 export const MODES: readonly string[] = ['doctor', 'gc', 'stop', 'summary', 'apply', 'undo', 'json', 'exit-code', 'force', 'exclude'];
 export const NO_SENSE_OPTIONS: readonly string[] = NO_SENSE.map(([, option]) => option.slice(2));
 
-/** Whether /dev/kvm can boot a stock kernel: a PVM host's (kvm_pvm) boots only PVM guest kernels. */
+/**
+ * Whether /dev/kvm can boot a stock kernel.  A PVM host's (kvm_pvm, where the CPU shows no vmx/svm) cannot in
+ * useful time: Debian's kernel crawls under it (minutes to its first console line, page by page), and -cpu host
+ * aborts (KVM refuses MSR 0x10a).
+ */
 export function kvmUsable(): { ok: boolean; why?: string } {
   if (!existsSync('/dev/kvm')) return { ok: false, why: 'there is no /dev/kvm (enable virtualisation, load kvm_intel or kvm_amd)' };
-  if (existsSync('/sys/module/kvm_pvm')) return { ok: false, why: "this host's /dev/kvm is PVM (kvm_pvm), which boots only PVM guest kernels" };
+  if (existsSync('/sys/module/kvm_pvm')) return { ok: false, why: "this host's /dev/kvm is PVM (kvm_pvm), under which a stock kernel takes minutes to boot" };
   return { ok: true };
 }
 
