@@ -70,6 +70,7 @@ export async function runVm(args: MincArgs, facts: Facts): Promise<number> {
     ...(vm.fs === 'virtiofs' ? { virtiofsd: VIRTIOFSD } : {}),
   };
   const unshare = need('unshare', 'util-linux');
+  const setsid = need('setsid', 'util-linux');
   const busybox = findTool('busybox');
   if (!busybox) throw new MincError('--qemu needs busybox for the guest (apt-get install busybox-static)');
   const cache = cacheDir();
@@ -79,6 +80,7 @@ export async function runVm(args: MincArgs, facts: Facts): Promise<number> {
   const tty = facts.ttyMode && process.stdin.isTTY && process.stdout.isTTY ? ttySize() : null;
   const input = (tempdir: string): VmInput => ({
     vm, tempdir, direct: config.direct, binds: config.binds, kernel: kernel.boot, initrd: ird.path, tools, tty: tty !== null,
+    stdinTerminal: tty === null && process.stdin.isTTY === true,
     lowerdirs: config.layers ?? [config.rootdir],
   });
   if (config.dryRun) {
@@ -121,8 +123,10 @@ export async function runVm(args: MincArgs, facts: Facts): Promise<number> {
     if (config.keep) cleanup.push("Remove the guest's control files from the kept directory", () => rmSync(vmDir, { recursive: true, force: true }));
     for (const [name, text] of Object.entries(controlFiles(config, vm, process.env, tty))) writeNoFollow(join(vmDir, 'ctl', name), text, 0o644);
     const script = renderVmScript(vmSteps(input(tempdir)), debugEnabled());
-    const argv = [tools.setpriv, '--pdeathsig', 'KILL', '--', unshare, '--mount', '--', tools.sh, '-ec', script, 'minc-vm'];
-    debug('Boot the guest in a private mount namespace (src/vm/plan.ts)', argv.slice(0, 7).map(shQuote).join(' '));
+    // setsid: qemu and the relays are out of the terminal's foreground, so a ^C or ^\\ reaches minc alone,
+    // which sends it on to the command (qemu would die of it; the relays too, losing the output after it)
+    const argv = [tools.setpriv, '--pdeathsig', 'KILL', '--', setsid, unshare, '--mount', '--', tools.sh, '-ec', script, 'minc-vm'];
+    debug('Boot the guest in a private mount namespace (src/vm/plan.ts)', argv.slice(0, 8).map(shQuote).join(' '));
     if (tty) cleanup.push('Put the terminal back as it was', passThrough());
     child = startInherited(argv[0]!, argv.slice(1), process.env, 3);
     const qemuStatus = await child.status;
