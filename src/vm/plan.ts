@@ -21,6 +21,8 @@ export interface VmStep {
   readonly how?: 'background' | 'exec' | 'relay' | 'feed';
   /** for 'exec': the file its stdin is opened from */
   readonly stdin?: string;
+  /** for 'background': the file its stderr goes to */
+  readonly stderr?: string;
 }
 
 export interface VmInput {
@@ -111,6 +113,8 @@ export function vmSteps(i: VmInput): VmStep[] {
   if (i.vm.fs === 'virtiofs') {
     steps.push(s('Serve the root to the guest over virtiofs (dies with qemu: the socket closes)', [i.tools.setpriv, '--pdeathsig', 'KILL', '--',
       i.tools.virtiofsd!, `--socket-path=${i.tempdir}/vm/virtiofs.sock`, '-o', `source=${root}`, '-o', 'cache=auto', '-o', 'xattr', '-o', 'log_level=err'], 'background'));
+    // (its log, not the command's stderr: it says "Unexpected poll revents" when qemu goes first)
+    steps[steps.length - 1] = { ...steps[steps.length - 1]!, stderr: `${i.tempdir}/vm/virtiofsd.log` };
     steps.push(s("Wait for virtiofsd's socket", [i.tools.sh, '-c', 'n=0; until [ -S "$1" ]; do n=$((n+1)); [ $n -lt 500 ] || exit 1; sleep 0.01; done', 'wait', `${i.tempdir}/vm/virtiofs.sock`]));
   }
   steps.push(s(`Boot the guest (${i.vm.accel === 'kvm' ? 'KVM' : 'TCG, no KVM: slow'}): the command runs in it with its stdio on virtio-serial ports`,
@@ -134,6 +138,6 @@ export function renderVmScript(steps: readonly VmStep[], debug: boolean): string
       return `${say}exec 5<&0\n${cat} <&5 >${fifo} 3>&- 4>&- 5<&- &\nexec 5<&-\n`;
     }
     if (st.how === 'exec') return `${say}exec ${cmd}${st.stdin ? ` <${shQuote(st.stdin)}` : ''}\n`;
-    return `${say}${st.how === 'background' ? `${cmd} &` : cmd}\n`;
+    return `${say}${st.how === 'background' ? `${cmd}${st.stderr ? ` 2>${shQuote(st.stderr)}` : ''} &` : cmd}\n`;
   }).join('');
 }

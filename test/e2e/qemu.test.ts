@@ -116,6 +116,15 @@ describe('minc --qemu', () => {
     expect(base.entries()).toEqual([]);
   }, T);
 
+  it('shares the root over virtiofs with MINC_QEMU_FS=virtiofs, and only the command writes to stderr', async () => {
+    const r = await runMinc([...QEMU, '-r', rootfs.dir, 'sh', '-c', 'cat /etc/marker; grep -c " / virtiofs " /proc/mounts; echo to-stderr >&2'],
+      { env: { ...base.env, MINC_QEMU_FS: 'virtiofs' } });
+    expect(r.stdout).toBe('busybox rootfs\n1');
+    expect(r.stderr).toBe('to-stderr');
+    expect(r.exitCode).toBe(0);
+    expect(base.entries()).toEqual([]);
+  }, T);
+
   it('keeps the writes with -k, and -t DIR boots with them again', async () => {
     const r = await runMinc([...QEMU, '-k', '-r', rootfs.dir, 'sh', '-c', 'echo kept > /root/file'], { env: base.env });
     expect(r.exitCode).toBe(0);
