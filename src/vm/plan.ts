@@ -15,9 +15,14 @@ export interface VmStep {
   readonly argv: readonly string[];
   /**
    * 'background': started with &; 'exec': the shell becomes it (the last
-   * step); 'relay': argv is [cat, fifo for stdout, fifo for stderr] (below)
+   * step); 'relay': argv is [cat, fifo for stdout, fifo for stderr] (below);
+   * 'feed': argv is [cat, fifo], fed from the shell's stdin
    */
-  readonly how?: 'background' | 'exec' | 'relay';
+  readonly how?: 'background' | 'exec' | 'relay' | 'feed';
+  /** for 'exec': the file its stdin is opened from */
+  readonly stdin?: string;
+  /** for 'background': the file its stderr goes to */
+  readonly stderr?: string;
 }
 
 export interface VmInput {
@@ -30,9 +35,12 @@ export interface VmInput {
   readonly initrd: string;
   readonly tools: { readonly mount: string; readonly mkfifo: string; readonly cat: string; readonly qemu: string; readonly sh: string; readonly virtiofsd?: string; readonly setpriv: string };
   readonly tty: boolean;
+  /** stdin is a terminal but the command gets no tty (stdout is not one): qemu must not take the terminal */
+  readonly stdinTerminal?: boolean;
 }
 
-const s = (why: string, argv: string[], how?: VmStep['how']): VmStep => (how ? { why, argv, how } : { why, argv });
+const s = (why: string, argv: string[], how?: VmStep['how'], stdin?: string): VmStep =>
+  ({ why, argv, ...(how ? { how } : {}), ...(stdin ? { stdin } : {}) });
 
 /** qemu's own options: machine, memory, vCPUs, the console kept quiet. */
 function machine(i: VmInput): string[] {
@@ -53,7 +61,7 @@ function shares(i: VmInput): string[] {
     ? ['-chardev', `socket,id=vfs,path=${i.tempdir}/vm/virtiofs.sock`, '-device', 'vhost-user-fs-pci,chardev=vfs,tag=minc-root']
     : ['-virtfs', `local,path=${root},mount_tag=minc-root,security_model=passthrough,multidevs=remap`];
   out.push('-virtfs', `local,path=${i.tempdir}/vm/ctl,mount_tag=minc-ctl,security_model=none,readonly=on`);
-  i.binds.forEach((b, n) => out.push('-virtfs', `local,path=${b.source},mount_tag=minc-bind${n},security_model=passthrough,multidevs=remap${b.readonly ? ',readonly=on' : ''}`));
+  i.binds.forEach((b, n) => out.push('-virtfs', `local,path=${b.source.replace(/,/g, ',,')},mount_tag=minc-bind${n},security_model=passthrough,multidevs=remap${b.readonly ? ',readonly=on' : ''}`));
   return out;
 }
 
@@ -97,13 +105,20 @@ export function vmSteps(i: VmInput): VmStep[] {
   // (node's pipes are): the guest's output goes through fifos, relayed by cat to minc's own stdout and stderr
   steps.push(s("Fifos for the guest's stdout and stderr", [i.tools.mkfifo, '-m', '600', `${i.tempdir}/vm/stdout`, `${i.tempdir}/vm/stderr`]));
   steps.push(s('Relay them to stdout and stderr (cat ends when qemu, their last writer, is gone)', [i.tools.cat, `${i.tempdir}/vm/stdout`, `${i.tempdir}/vm/stderr`], 'relay'));
+  if (i.stdinTerminal) {
+    // qemu's stdio chardev would make the terminal raw (no echo, Enter a bare \r, no ^D): cat reads it as it is
+    steps.push(s("A fifo for the guest's stdin, fed from the terminal by cat (^D ends it)", [i.tools.mkfifo, '-m', '600', `${i.tempdir}/vm/stdin`]));
+    steps.push(s('Feed it', [i.tools.cat, `${i.tempdir}/vm/stdin`], 'feed'));
+  }
   if (i.vm.fs === 'virtiofs') {
     steps.push(s('Serve the root to the guest over virtiofs (dies with qemu: the socket closes)', [i.tools.setpriv, '--pdeathsig', 'KILL', '--',
       i.tools.virtiofsd!, `--socket-path=${i.tempdir}/vm/virtiofs.sock`, '-o', `source=${root}`, '-o', 'cache=auto', '-o', 'xattr', '-o', 'log_level=err'], 'background'));
+    // (its log, not the command's stderr: it says "Unexpected poll revents" when qemu goes first)
+    steps[steps.length - 1] = { ...steps[steps.length - 1]!, stderr: `${i.tempdir}/vm/virtiofsd.log` };
     steps.push(s("Wait for virtiofsd's socket", [i.tools.sh, '-c', 'n=0; until [ -S "$1" ]; do n=$((n+1)); [ $n -lt 500 ] || exit 1; sleep 0.01; done', 'wait', `${i.tempdir}/vm/virtiofs.sock`]));
   }
   steps.push(s(`Boot the guest (${i.vm.accel === 'kvm' ? 'KVM' : 'TCG, no KVM: slow'}): the command runs in it with its stdio on virtio-serial ports`,
-    [i.tools.qemu, ...machine(i), ...shares(i), ...ports(i), ...network(i), '-device', 'virtio-rng-pci'], 'exec'));
+    [i.tools.qemu, ...machine(i), ...shares(i), ...ports(i), ...network(i), '-device', 'virtio-rng-pci'], 'exec', i.stdinTerminal ? `${i.tempdir}/vm/stdin` : undefined));
   return steps;
 }
 
@@ -117,6 +132,12 @@ export function renderVmScript(steps: readonly VmStep[], debug: boolean): string
       const [cat, out, err] = st.argv.map(shQuote) as [string, string, string];
       return `${say}exec 3<>${out} 4<>${err}\n${cat} ${out} 3>&- 4>&- &\n${cat} ${err} >&2 3>&- 4>&- &\n`;
     }
-    return `${say}${st.how === 'exec' ? `exec ${cmd}` : st.how === 'background' ? `${cmd} &` : cmd}\n`;
+    if (st.how === 'feed') {
+      // an async list's stdin is /dev/null before its redirections: the terminal goes by fd 5
+      const [cat, fifo] = st.argv.map(shQuote) as [string, string];
+      return `${say}exec 5<&0\n${cat} <&5 >${fifo} 3>&- 4>&- 5<&- &\nexec 5<&-\n`;
+    }
+    if (st.how === 'exec') return `${say}exec ${cmd}${st.stdin ? ` <${shQuote(st.stdin)}` : ''}\n`;
+    return `${say}${st.how === 'background' ? `${cmd}${st.stderr ? ` 2>${shQuote(st.stderr)}` : ''} &` : cmd}\n`;
   }).join('');
 }

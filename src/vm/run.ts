@@ -24,6 +24,7 @@ import { PACKAGE_ROOT } from '../where.js';
 import { cacheDir, initramfs } from './initramfs.js';
 import { resolveKernel } from './kernel.js';
 import { validateVm, type VmConfig } from './options.js';
+import { passThrough, ttySize, winchLine, type TtySize } from './tty.js';
 import { renderVmScript, vmSteps, type VmInput } from './plan.js';
 import type { Config } from '../options/validate.js';
 
@@ -38,14 +39,13 @@ function need(name: string, pkg: string): string {
 }
 
 /** What the guest's /init reads from the control share: the command, its environment, the options. */
-export function controlFiles(config: Config, vm: VmConfig, env: NodeJS.ProcessEnv, tty: { rows: number; cols: number } | null): Record<string, string> {
+export function controlFiles(config: Config, vm: VmConfig, env: NodeJS.ProcessEnv, tty: TtySize | null): Record<string, string> {
   const vars = Object.entries({ ...env, ...Object.fromEntries((config.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])) })
     .filter(([k, v]) => v !== undefined && /^[A-Za-z_][A-Za-z0-9_]*$/.test(k) && !/^minc_/i.test(k));
   const opts: Record<string, string> = {
     minc_fs: vm.fs,
     minc_name: config.name ?? '',
     minc_net: vm.net ? '1' : '',
-    minc_binds: config.binds.map((b, n) => `minc-bind${n}:${b.target}:${b.readonly ? 'ro' : 'rw'}`).join(' '),
     minc_tty: tty ? '1' : '',
     minc_rows: String(tty?.rows ?? ''),
     minc_cols: String(tty?.cols ?? ''),
@@ -54,6 +54,7 @@ export function controlFiles(config: Config, vm: VmConfig, env: NodeJS.ProcessEn
     cmd: `${config.command.map(shQuote).join(' ')}\n`,
     env: vars.map(([k, v]) => `export ${k}=${shQuote(v!)}\n`).join(''),
     opts: Object.entries(opts).map(([k, v]) => `${k}=${shQuote(v)}\n`).join(''),
+    binds: config.binds.map((b, n) => `minc-bind${n} ${b.readonly ? 'ro' : 'rw'} ${b.target}\n`).join(''),
   };
 }
 
@@ -69,15 +70,17 @@ export async function runVm(args: MincArgs, facts: Facts): Promise<number> {
     ...(vm.fs === 'virtiofs' ? { virtiofsd: VIRTIOFSD } : {}),
   };
   const unshare = need('unshare', 'util-linux');
+  const setsid = need('setsid', 'util-linux');
   const busybox = findTool('busybox');
   if (!busybox) throw new MincError('--qemu needs busybox for the guest (apt-get install busybox-static)');
   const cache = cacheDir();
   const kernel = withKernel(() => resolveKernel(vm.kernel, cache));
   const ird = initramfs(kernel, VM_INIT, busybox, cache);
   debug(ird.made ? 'Make the initramfs (cached for the next runs)' : 'Reuse the cached initramfs', ird.path);
-  const tty = facts.ttyMode && process.stdin.isTTY && process.stdout.isTTY ? { rows: process.stdout.rows, cols: process.stdout.columns } : null;
+  const tty = facts.ttyMode && process.stdin.isTTY && process.stdout.isTTY ? ttySize() : null;
   const input = (tempdir: string): VmInput => ({
     vm, tempdir, direct: config.direct, binds: config.binds, kernel: kernel.boot, initrd: ird.path, tools, tty: tty !== null,
+    stdinTerminal: tty === null && process.stdin.isTTY === true,
     lowerdirs: config.layers ?? [config.rootdir],
   });
   if (config.dryRun) {
@@ -88,16 +91,26 @@ export async function runVm(args: MincArgs, facts: Facts): Promise<number> {
   let child: Started | null = null;
   let tempdir = '';
   let signalled: NodeJS.Signals | null = null;
+  // to the guest's /init, which sends it on to the command (queued until the guest reads the port)
+  const toGuest = (line: string, onError: () => void): void => {
+    const sock = connect(join(tempdir, 'vm', 'signal.sock'));
+    sock.on('error', onError);
+    sock.end(line);
+  };
   const onSignal = (sig: NodeJS.Signals): void => {
     signalled ??= sig;
     if (!child || !tempdir) return;
-    // to the guest's /init, which sends it on to the command (queued until the guest reads the port)
     debug(`Forward ${sig} to the command in the guest`);
-    const sock = connect(join(tempdir, 'vm', 'signal.sock'));
-    sock.on('error', () => child?.kill('SIGKILL'));
-    sock.end(`${sig.slice(3)}\n`);
+    toGuest(`${sig.slice(3)}\n`, () => child?.kill('SIGKILL'));
+  };
+  const onResize = (): void => {
+    if (!child || !tempdir) return;
+    const line = winchLine(ttySize());
+    debug('Resize the guest\'s terminal', line.trim());
+    toGuest(line, () => {});
   };
   for (const sig of FORWARDED) process.on(sig, onSignal);
+  if (tty) process.on('SIGWINCH', onResize);
   try {
     try {
       tempdir = prepareTempdir(config, facts, cleanup);
@@ -110,8 +123,11 @@ export async function runVm(args: MincArgs, facts: Facts): Promise<number> {
     if (config.keep) cleanup.push("Remove the guest's control files from the kept directory", () => rmSync(vmDir, { recursive: true, force: true }));
     for (const [name, text] of Object.entries(controlFiles(config, vm, process.env, tty))) writeNoFollow(join(vmDir, 'ctl', name), text, 0o644);
     const script = renderVmScript(vmSteps(input(tempdir)), debugEnabled());
-    const argv = [tools.setpriv, '--pdeathsig', 'KILL', '--', unshare, '--mount', '--', tools.sh, '-ec', script, 'minc-vm'];
-    debug('Boot the guest in a private mount namespace (src/vm/plan.ts)', argv.slice(0, 7).map(shQuote).join(' '));
+    // setsid: qemu and the relays are out of the terminal's foreground, so a ^C or ^\\ reaches minc alone,
+    // which sends it on to the command (qemu would die of it; the relays too, losing the output after it)
+    const argv = [tools.setpriv, '--pdeathsig', 'KILL', '--', setsid, unshare, '--mount', '--', tools.sh, '-ec', script, 'minc-vm'];
+    debug('Boot the guest in a private mount namespace (src/vm/plan.ts)', argv.slice(0, 8).map(shQuote).join(' '));
+    if (tty) cleanup.push('Put the terminal back as it was', passThrough());
     child = startInherited(argv[0]!, argv.slice(1), process.env, 3);
     const qemuStatus = await child.status;
     await relayed(join(vmDir, 'stdout'));
@@ -130,6 +146,7 @@ export async function runVm(args: MincArgs, facts: Facts): Promise<number> {
     child = null;
     await cleanup.run();
     for (const sig of FORWARDED) process.off(sig, onSignal);
+    process.off('SIGWINCH', onResize);
   }
 }
 
