@@ -68,6 +68,11 @@ export function validateVm(args: MincArgs & { qemuTcg?: boolean; qemuKernel?: st
     const v = args[field];
     if (v === true || (typeof v === 'string') || (Array.isArray(v) && v.length > 0)) throw new UsageError(`${option} makes no sense with --qemu: ${why}`);
   }
+  // (a user's run would need the guest's root as a rootless container's: fuse-overlayfs in a user namespace, and
+  // qemu's 9p export of it from there; not built)
+  if (!args.dryRun && (process.getuid?.() ?? 0) !== 0) {
+    throw new UsageError("--qemu needs root: the guest's copy-on-write root is a kernel overlay the host side mounts (run it with sudo; a rootless run without --qemu needs none)");
+  }
   let accel: VmConfig['accel'] = 'kvm';
   if (args.qemuTcg) accel = 'tcg';
   else {

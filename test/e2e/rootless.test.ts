@@ -157,7 +157,7 @@ describe('minc as an ordinary user', () => {
   });
 
   it('what needs root says so in one line and leaves nothing', async () => {
-    for (const [args, want] of [[['--usedev', 'true'], /--usedev needs root/], [['--ftrace', '/bin/true', 'true'], /--ftrace needs root/]] as const) {
+    for (const [args, want] of [[['--usedev', 'true'], /--usedev needs root/], [['--ftrace', '/bin/true', 'true'], /--ftrace needs root/], [['--qemu-tcg', 'true'], /--qemu needs root/]] as const) {
       const r = await mincAsUser(user, args);
       expect(r.exitCode).not.toBe(0);
       expect(r.stderr).toMatch(want);
