@@ -23,7 +23,7 @@ export function dryRun(config: Config, facts: Facts): number {
     else out.push(`:;: Write ${name} into it ;:`, ...content.split('\n').filter(Boolean).map((l) => `# ${l}`));
   }
   out.push(...describeHost(config, tempdir)); // network, cgroups, --cpu: before the namespaces
-  const argv = dryLauncher(config, facts, tempdir, launcherArgv(facts, config.command, config.rootless));
+  const argv = dryLauncher(config, facts, tempdir, launcherArgv(facts, config.command, config));
   out.push(`:;: Enter new IPC, UTS, mount and PID namespaces and run the steps below there (libexec/minc-stage + the plan, in $MINC_STAGE) ;:\n+ ${argv.map(shQuote).join(' ')}`);
   out.push(...describeSteps(plan.steps));
   if (!config.keep) out.push(`:;: After the command: remove the temporary directory ;:\n+ rm -rf ${shQuote(tempdir)}`);

@@ -23,7 +23,6 @@
  */
 import type { Config } from '../options/validate.js';
 import type { Arg, PlanInput, Step } from '../plan/types.js';
-import type { RootlessConfig } from '../options/rootless.js';
 
 const s = (why: string, ...argv: Arg[]): Step => ({ why, argv });
 
@@ -60,6 +59,8 @@ export function rootlessRootSteps({ config, facts, tempdir }: PlanInput): Step[]
     steps.push(s('Mount the copy-on-write root (kernel overlayfs, userxattr: its marks in user.overlay.* xattrs, as a user may write them)',
       need(facts, 'mount'), '-t', 'overlay', '-o', `lowerdir=${lower},upperdir=${tempdir}/storage,workdir=${tempdir}/work,userxattr${config.keep ? '' : ',volatile'}`, 'minc-overlay', root));
   }
+  // (a root without a daemon behind it: the launcher entered every namespace at once)
+  if (!twoPhase(config)) return steps;
   steps.push({
     ...s("Enter new mount, IPC, UTS and PID namespaces (owned by the user namespace; fuse-overlayfs stays outside them, keeping its root when pivot_root changes the container's): the stage goes on as their PID 1",
       'enter_pidns', need(facts, 'unshare'), need(facts, 'sh'), ...(facts.ttyMode ? [need(facts, 'env')] : []), '--', { sh: '"$@"' }),
@@ -68,9 +69,18 @@ export function rootlessRootSteps({ config, facts, tempdir }: PlanInput): Step[]
   return steps;
 }
 
-/** The launcher of a rootless run: a user and a mount namespace; the stage enters the rest itself (enter_pidns). */
-export function rootlessUnshareFlags(rootless: RootlessConfig): string[] {
-  return ['--user', '--map-root-user', ...(rootless.mapAuto ? ['--map-auto'] : []), '--mount'];
+/**
+ * A run whose root is fuse-overlayfs's enters its namespaces in two steps:
+ * the daemon must live outside the container's PID and mount namespaces
+ * (enter_pidns).  A kernel overlay or a bind has no daemon: one unshare does all.
+ */
+export const twoPhase = (config: Config): boolean => Boolean(config.rootless?.fuse && !config.direct);
+
+/** The launcher of a rootless run: a user and a mount namespace, and with no fuse-overlayfs the rest too (else the stage enters them: enter_pidns). */
+export function rootlessUnshareFlags(config: Config): string[] {
+  const rootless = config.rootless!;
+  const rest = twoPhase(config) ? [] : ['--ipc', '--uts', '--pid', '--fork', '--kill-child=KILL'];
+  return ['--user', '--map-root-user', ...(rootless.mapAuto ? ['--map-auto'] : []), '--mount', ...rest];
 }
 
 /** A rootless --net dens run: the command starts only once its network stack is up (minc says so on TEMPDIR/netgo). */

@@ -23,8 +23,7 @@ import { closeInheritedFds } from './fds.js';
 import { debug, debugEnabled } from './log.js';
 import { startInherited, type Started } from './spawn.js';
 import { prepareTempdir } from './tempdir.js';
-import { rootlessUnshareFlags } from '../rootless/plan.js';
-import type { RootlessConfig } from '../options/rootless.js';
+import { rootlessUnshareFlags, twoPhase } from '../rootless/plan.js';
 
 /**
  * The stage text travels in MINC_STAGE (PID 1's command line stays short, and
@@ -45,7 +44,7 @@ export function commandEnv(env: NodeJS.ProcessEnv, script: string): NodeJS.Proce
 }
 
 /** The host side argv that enters the namespaces and runs the stage. */
-export function launcherArgv(facts: Facts, command: readonly string[], rootless?: RootlessConfig): string[] {
+export function launcherArgv(facts: Facts, command: readonly string[], config?: Config): string[] {
   const need = (t: 'setpriv' | 'unshare' | 'sh' | 'env'): string => {
     const p = facts.tools[t];
     if (!p) throw new MincError(`${t} not found on this host (minc --doctor says what to install)`);
@@ -58,10 +57,11 @@ export function launcherArgv(facts: Facts, command: readonly string[], rootless?
   const tty = facts.ttyMode;
   // rootless: a user namespace and a mount namespace; the stage mounts the root there, then enters the rest itself
   // (src/rootless/plan.ts: enter_pidns, which gives init INT and QUIT back)
-  const spaces = rootless ? rootlessUnshareFlags(rootless) : ['--ipc', '--uts', '--mount', '--pid', '--fork', '--kill-child=KILL'];
+  const rootless = config?.rootless;
+  const spaces = rootless ? rootlessUnshareFlags(config) : ['--ipc', '--uts', '--mount', '--pid', '--fork', '--kill-child=KILL'];
   return [...(tty ? [need('env'), '--ignore-signal=INT,QUIT'] : []), need('setpriv'), '--pdeathsig', 'KILL', '--',
     need('unshare'), ...spaces, '--',
-    ...(tty && !rootless ? [need('env'), '--default-signal=INT,QUIT'] : []), need('sh'), '-c', STAGE_BOOT, 'minc-init', ...command];
+    ...(tty && !(config && twoPhase(config)) ? [need('env'), '--default-signal=INT,QUIT'] : []), need('sh'), '-c', STAGE_BOOT, 'minc-init', ...command];
 }
 
 /** The stage's script for this run; the plan's files are written into the temp dir (without following links). */
@@ -144,7 +144,7 @@ export async function runContainer(config: Config, facts: Facts, colour?: { on: 
     if (signalled) return 128 + constants.signals[signalled];
     const host = prepareHost(config, facts, tempdir, cleanup, colour); // network, cgroups, --cpu (src/host/run.ts)
     const script = renderFor(config, facts, tempdir, colour);
-    const argv = host.wrap(launcherArgv(facts, config.command, config.rootless));
+    const argv = host.wrap(launcherArgv(facts, config.command, config));
     debug('Enter new IPC, UTS, mount and PID namespaces and run the plan there (libexec/minc-stage + the plan, in $MINC_STAGE)',
       argv.map(shQuote).join(' '));
     closeInheritedFds(config.preserveFds);

@@ -39,6 +39,7 @@ const NO_SENSE: readonly [keyof MincArgs, string, string][] = [
   ['background', '--background', 'not supported with --qemu yet'],
   ['review', '--review', 'not supported with --qemu yet (run with -k, then --summary and --apply the kept dir)'],
   ['cross', '--cross', 'the guest runs the host\'s architecture'],
+  ['nopriv', '--nopriv', 'a guest runs as root of its own kernel (--qemu needs root)'],
 ];
 
 /**
