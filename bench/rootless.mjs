@@ -4,8 +4,8 @@
 //   rootless `minc -r DIR true` (a rootfs of the user's own: kernel overlayfs, userxattr; the same
 //   rootfs owned by root: fuse-overlayfs), and `cat` of 1,000 small files under each,
 //   bubblewrap `bwrap --unshare-all --ro-bind / / --proc /proc --dev /dev true` (no copy-on-write view),
-//   podman `run --rm --rootfs /:O true` (which a user's podman cannot do: kernel overlayfs refuses `/`
-//   in a user namespace; then `--rootfs /`, read-write and with no overlay, stands in).
+//   podman `run --rm --rootfs /:O true` as the same user (with fuse-overlayfs as its mount_program:
+//   kernel overlayfs refuses `/` as a lower in a user namespace).
 // Target: rootless `minc true` within 1.2x of root `minc true`.
 // BENCH_ROUNDS (default 20) and BENCH_WARMUP (default 2) change the counts.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -41,6 +41,11 @@ chmodSync(rootOwned, 0o755);
 execFileSync('chown', ['-R', `${uid}:${gid}`, rootfs]);
 chmodSync(rootfs, 0o755);
 
+// podman's rootless storage: fuse-overlayfs for --rootfs /:O (kernel overlayfs refuses / as a lower in a user
+// namespace: "invalid argument"), runc (crun refuses this machine's hybrid cgroups)
+mkdirSync(`/home/${name}/.config/containers`, { recursive: true });
+writeFileSync(`/home/${name}/.config/containers/storage.conf`, '[storage]\ndriver = "overlay"\n[storage.options.overlay]\nmount_program = "/usr/bin/fuse-overlayfs"\n');
+execFileSync('chown', ['-R', `${uid}:${gid}`, `/home/${name}/.config`]);
 const userEnv = ['--reuid', String(uid), '--regid', String(gid), '--init-groups', '--reset-env', '--', 'env', `HOME=/home/${name}`, `XDG_RUNTIME_DIR=${runtime}`, 'PATH=/usr/local/bin:/usr/bin:/bin'];
 const rootEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS' && !k.startsWith('MINC_')));
 // the clock runs inside the user's own shell: setpriv's own start is not counted
@@ -53,8 +58,7 @@ const cases = {
   'cat 1000 files, kernel overlay': ['setpriv', [...userEnv, 'sh', '-c', timed(`${ROOT}bin/minc -r ${rootfs} sh -c 'cat /files/*'`)]],
   'cat 1000 files, fuse-overlayfs': ['setpriv', [...userEnv, 'sh', '-c', timed(`${ROOT}bin/minc -r ${rootOwned} sh -c 'cat /files/*'`)]],
   'bwrap (no overlay)': ['setpriv', [...userEnv, 'sh', '-c', timed('bwrap --unshare-all --ro-bind / / --proc /proc --dev /dev true')]],
-  'podman --rootfs /:O': ['setpriv', [...userEnv, 'sh', '-c', timed('podman run --rm --rootfs /:O true')]],
-  'podman --rootfs / (no overlay)': ['setpriv', [...userEnv, 'sh', '-c', timed('podman run --rm --rootfs / true')]],
+  'podman --rootfs /:O (fuse)': ['setpriv', [...userEnv, 'sh', '-c', timed('podman --runtime runc run --rm --network none --rootfs /:O true')]],
 };
 const times = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
 const failed = new Set();
@@ -90,4 +94,4 @@ for (const [label, xs] of Object.entries(times)) {
 }
 const ratio = median(times['rootless minc true']) / median(times['root minc true']);
 console.log(`  rootless / root minc true        ${ratio.toFixed(2)}x  (target <= 1.2x: ${ratio <= 1.2 ? 'met' : 'NOT met'})`);
-if (failed.has('podman --rootfs /:O')) console.log("  (podman's rootless --rootfs /:O fails: kernel overlayfs refuses / as a lower in a user namespace; minc uses fuse-overlayfs there)");
+console.log("  (podman's rootless --rootfs /:O runs only with fuse-overlayfs as its mount_program: kernel overlayfs refuses / as a lower in a user namespace)");
