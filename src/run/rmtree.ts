@@ -5,20 +5,22 @@
  * end of every run.  This walks the tree once with readdir's d_type.
  * Symlinks are removed, never followed; names stay bytes.
  */
-import { readdirSync, rmdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import { MincError } from '../errors.js';
 import { findTool } from '../host/tools.js';
 import { idMap, mapOptions } from '../rootless/ids.js';
 
 const code = (err: unknown): string | undefined => (err as NodeJS.ErrnoException | null)?.code;
 
-export function removeTree(path: string | Buffer): void {
+export function removeTree(path: string | Buffer, opened = false): void {
   let entries;
   try {
     // names as bytes: a name that is not UTF-8 (made in the container) is used again exactly as it is
     entries = readdirSync(path, { withFileTypes: true, encoding: 'buffer' });
   } catch (err) {
     if (code(err) === 'ENOENT') return;
+    // a user's own directory closed to them (overlayfs's work/work is made mode 000): opened, once
+    if (code(err) === 'EACCES' && !opened && openOwnDir(path)) return removeTree(path, true);
     if (code(err) !== 'ENOTDIR') throw err;
     unlinkSync(path);
     return;
@@ -30,6 +32,20 @@ export function removeTree(path: string | Buffer): void {
     else unlinkSync(p);
   }
   rmdirSync(path);
+}
+
+/** chmod 0700 a directory of this (non-root) user's that is closed to them; false where it is not theirs. */
+function openOwnDir(path: string | Buffer): boolean {
+  const uid = process.getuid?.() ?? 0;
+  if (uid === 0) return false;
+  try {
+    const st = lstatSync(path);
+    if (!st.isDirectory() || st.uid !== uid) return false;
+    chmodSync(path, 0o700);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
