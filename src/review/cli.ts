@@ -12,6 +12,7 @@ import { applyRoot, openSandbox, type Sandbox } from './sandbox.js';
 import { scan, type Change } from './scan.js';
 import { jsonSummary, textSummary } from './summary.js';
 import { undo } from './undo.js';
+import { rerunMapped } from './userns.js';
 
 export interface ReviewArgs {
   summary?: string;
@@ -44,6 +45,11 @@ export const note = (line: string): void => writeAll(2, Buffer.from(`minc: ${lin
 export function summaryCommand(ref: string, opts: { json: boolean; exitCode: boolean; exclude: readonly string[] }): number {
   const ex = excluder(opts.exclude);
   const sb = openSandbox(ref);
+  // a rootless run's upper may hold dirs a chown inside closed to the user: read it in the user's mapped namespace
+  if (sb.rootless) {
+    const status = rerunMapped(process.argv.slice(2));
+    if (status !== null) return status;
+  }
   const changes = scan(sb, { stats: false }).filter((c) => !ex(c.path));
   writeAll(1, opts.json ? Buffer.from(jsonSummary(changes)) : textSummary(changes));
   return opts.exitCode && changes.length > 0 ? 1 : 0;

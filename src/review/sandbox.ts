@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { MincError, UsageError } from '../errors.js';
 import { readNoFollow } from '../fs/nofollow.js';
 import { layerChain, resolveContainer } from '../marten/model.js';
-import { Store, readText } from '../marten/store.js';
+import { Store, initialUserNs, readText } from '../marten/store.js';
 import { checkedSettings, type Settings } from '../run/settings.js';
 
 export interface MountUpper {
@@ -124,7 +124,7 @@ export function openSandbox(ref: string): Sandbox {
   const hide = Array.isArray(extra.hide) ? extra.hide.filter((h): h is string => typeof h === 'string').map((h) => Buffer.from(h).toString('latin1')) : [];
   // started: written by minc; a dir from before it was recorded: when its storage/ was made
   const started = typeof extra.started === 'number' ? extra.started : storage.birthtimeMs > 0 ? storage.birthtimeMs : storage.ctimeMs;
-  return { dir, settings, rootdir, mounts, made: new Set(lines(dir, 'made')), hide, started, rootless: lstatSync(dir).uid !== 0 };
+  return { dir, settings, rootdir, mounts, made: new Set(lines(dir, 'made')), hide, started, rootless: lstatSync(dir).uid !== 0 || !initialUserNs() }; // (in the user's own namespace, --summary's re-run, its dir shows as uid 0)
 }
 
 /** The sandbox's host root to apply onto; a store container has none. */

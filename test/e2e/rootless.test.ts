@@ -96,6 +96,20 @@ describe('minc as an ordinary user', () => {
     if (existsSync(dir!)) await execa('rm', ['-rf', dir!]);
   });
 
+  it('--summary lists what lies below a dir a chown inside closed to the user (read in the user\'s mapped namespace)', async () => {
+    const kept = await mincAsUser(user, ['-k', 'sh', '-c', `mkdir ${work}/closed && echo a > ${work}/closed/f && chown 33:33 ${work}/closed && chmod 700 ${work}/closed`]);
+    expect(kept.exitCode, String(kept.stderr)).toBe(0);
+    const dir = /minc -t (\S+)$/m.exec(String(kept.stderr))?.[1];
+    try {
+      const summary = await mincAsUser(user, ['--summary', dir!]);
+      expect(summary.stderr).toBe('');
+      expect(String(summary.stdout).split('\n')).toEqual(expect.arrayContaining([`A ${work}/closed`, `A ${work}/closed/f`]));
+    } finally {
+      await mincAsUser(user, ['--gc']);
+      if (dir) await execa('rm', ['-rf', dir]);
+    }
+  });
+
   it('--hide shows a path empty; /proc/sys and /sys stay read-only', async () => {
     const r = await mincAsUser(user, ['--hide', `${work}/rootdir`, 'sh', '-c',
       `ls -A ${work}/rootdir | wc -l; echo 1 > /proc/sys/kernel/printk_ratelimit && echo procsys-written; touch /sys/kernel/mincs 2>/dev/null && echo sys-written; grep -E ' /sys | /proc/sys ' /proc/self/mountinfo | grep -c ' ro,'`]);
