@@ -39,6 +39,7 @@ const runtime = `/run/user/${uid}`;
 function cleanup() {
   spawnSync('pkill', ['-KILL', '-u', String(uid)]); // (only the bench's own user's processes: podman's pause process)
   spawnSync('userdel', ['-r', '-f', name], { stdio: 'ignore' });
+  spawnSync('umount', [runtime], { stdio: 'ignore' });
   rmSync(runtime, { recursive: true, force: true });
   for (const f of ['/etc/subuid', '/etc/subgid']) spawnSync('sed', ['-i', `/^${name}:/d`, f]);
 }
@@ -46,6 +47,8 @@ process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
 
 mkdirSync(runtime, { recursive: true, mode: 0o700 });
+// a tmpfs, as pam_systemd mounts it at login (this machine's /run is on a disk)
+execFileSync('mount', ['-t', 'tmpfs', '-o', `mode=700,uid=${uid},gid=${gid},size=64m`, 'bench-runtime', runtime]);
 chownSync(runtime, uid, gid);
 chmodSync(runtime, 0o700);
 // podman's rootless storage: fuse-overlayfs for --rootfs /:O (see above)
