@@ -15,25 +15,15 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, statSync } f
 import { userInfo } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { MincError } from '../errors.js';
+import { initialUserNs } from '../rootless/ids.js';
+
+export { initialUserNs };
 
 export const CONF_FILE = '/etc/mincs.conf';
 export const DEFAULT_DIR = '/var/lib/mincs';
 
 /** The euid (root when the platform has none). */
 export const euid = (): number => process.geteuid?.() ?? 0;
-
-let initialNs: boolean | undefined;
-/** This process is in the initial user namespace (uid_map maps every id to itself). */
-export function initialUserNs(): boolean {
-  if (initialNs === undefined) {
-    try {
-      initialNs = /^\s*0\s+0\s+4294967295\s*$/.test(readFileSync('/proc/self/uid_map', 'utf8'));
-    } catch {
-      initialNs = true;
-    }
-  }
-  return initialNs;
-}
 
 /**
  * Root of the host, not a user who is root in a user namespace of their own

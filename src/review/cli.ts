@@ -12,7 +12,7 @@ import { applyRoot, openSandbox, type Sandbox } from './sandbox.js';
 import { scan, type Change } from './scan.js';
 import { jsonSummary, textSummary } from './summary.js';
 import { undo } from './undo.js';
-import { rerunMapped } from './userns.js';
+import { rerunMapped } from '../rootless/rerun.js';
 
 export interface ReviewArgs {
   summary?: string;

@@ -60,5 +60,18 @@ export function idMap(uid = process.getuid?.() ?? 0, gid = process.getgid?.() ??
   return { mapAuto: subuid !== null && subgid !== null, uid, gid, subuid, subgid };
 }
 
+let initialNs: boolean | undefined;
+/** This process is in the initial user namespace (uid_map maps every id to itself). */
+export function initialUserNs(): boolean {
+  if (initialNs === undefined) {
+    try {
+      initialNs = /^\s*0\s+0\s+4294967295\s*$/.test(readFileSync('/proc/self/uid_map', 'utf8'));
+    } catch {
+      initialNs = true;
+    }
+  }
+  return initialNs;
+}
+
 /** unshare's options that make the user namespace with this map. */
 export const mapOptions = (map: { readonly mapAuto: boolean }): string[] => ['--user', '--map-root-user', ...(map.mapAuto ? ['--map-auto'] : [])];
