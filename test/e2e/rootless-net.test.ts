@@ -7,7 +7,7 @@
  * SIGKILL of minc too.  (The internet is not reachable here: not tested.)
  */
 import { execa } from 'execa';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, symlinkSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, get, type Server } from 'node:http';
 import { createSocket, type Socket } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asUser, asUserArgv, makeUser, mincAsUser, removeUser, type TestUser } from '../helpers/rootless.js';
 import { sleep, waitFor } from '../helpers/e2e.js';
 import { MINC } from '../helpers/minc.js';
+import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 
 let user: TestUser;
 let work: string;
@@ -173,6 +174,22 @@ describe('the network of a rootless run', () => {
       expect(await leftovers()).toEqual([]);
     });
   }
+
+  it('--net dens over a root directory of the user\'s own (kernel overlayfs: one unshare enters every namespace) reaches the host\'s loopback at the gateway', async () => {
+    const rootfs = makeBusyboxRootfs('/var/tmp');
+    try {
+      symlinkSync('busybox', `${rootfs.dir}/bin/timeout`); // (busybox wget -T crashes: timeout does it)
+      await execa('chown', ['-R', `${user.uid}:${user.gid}`, rootfs.dir]);
+      chmodSync(rootfs.dir, 0o755);
+      const r = await mincAsUser(user, ['--net', 'dens', '-r', rootfs.dir, 'sh', '-c',
+        `gw=$(ip route | awk '/^default/ {print $3}'); timeout 5 wget -q -O - "http://$gw:${port}/owndir"`]);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('host loopback saw /owndir');
+      expect(await leftovers()).toEqual([]);
+    } finally {
+      rootfs.remove();
+    }
+  });
 
   it('a kept temp dir (-k) reused with -t gets its network again, and keeps none of the hand-over files', async () => {
     const kept = await mincAsUser(user, ['-k', '--net', 'dens', 'true']);
