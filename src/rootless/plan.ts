@@ -26,7 +26,6 @@ import type { Arg, PlanInput, Step } from '../plan/types.js';
 
 const s = (why: string, ...argv: Arg[]): Step => ({ why, argv });
 
-
 function need(facts: PlanInput['facts'], name: 'mount' | 'setpriv' | 'unshare' | 'sh' | 'env' | 'fuse-overlayfs' | 'mkfifo'): string {
   const p = facts.tools[name];
   if (!p) throw new Error(`${name} not found on this host (minc --doctor says what to install)`);

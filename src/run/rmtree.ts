@@ -56,13 +56,16 @@ function openOwnDir(path: string | Buffer): boolean {
  * EPERM it is done again inside a user namespace with the run's id map,
  * where the user is root over those ids (as `podman unshare rm`).
  */
-export function removeTreeAsUser(path: string): void {
+export function removeTreeAsUser(tree: string | Buffer): void {
   try {
-    removeTree(path);
+    removeTree(tree);
     return;
   } catch (err) {
     if ((process.getuid?.() ?? 0) === 0 || !['EACCES', 'EPERM'].includes(code(err) ?? '')) throw err;
+    // (a name that is not UTF-8 cannot travel in argv as a string: the first error stands)
+    if (typeof tree !== 'string' && !Buffer.from(tree.toString()).equals(tree)) throw err;
   }
+  const path = tree.toString();
   const unshare = findTool('unshare');
   const rm = findTool('rm');
   if (!unshare || !rm) throw new MincError(`cannot remove ${path}: files there belong to your subordinate ids, and unshare or rm is missing`);
