@@ -32,10 +32,16 @@ function need(facts: PlanInput['facts'], name: 'mount' | 'setpriv' | 'unshare' |
   return p;
 }
 
-/** fuse-overlayfs's options: the lower dirs, the upper and work dir, everything shown as root's. */
+/**
+ * fuse-overlayfs's options: the lower dirs, the upper and work dir, everything
+ * shown as root's, and `static_nlink`: without it every lookup of a directory
+ * reads the whole directory from each layer to count its subdirectories for
+ * st_nlink (a run's first `/usr/bin/...` reads 1,000+ entries).  Directories
+ * then show one link, as on btrfs: find and du take 1 as "not counted".
+ */
 export function fuseOptions(config: Config, tempdir: string): string {
   const lower = config.layers ? config.layers.join(':') : config.rootdir;
-  return `lowerdir=${lower},upperdir=${tempdir}/storage,workdir=${tempdir}/work,squash_to_root`;
+  return `lowerdir=${lower},upperdir=${tempdir}/storage,workdir=${tempdir}/work,squash_to_root,static_nlink`;
 }
 
 export function rootlessRootSteps({ config, facts, tempdir }: PlanInput): Step[] {

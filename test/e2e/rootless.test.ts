@@ -78,6 +78,19 @@ describe('minc as an ordinary user', () => {
     expect(await leftovers()).toEqual([]);
   });
 
+  it('walks the host view as the host: find sees every directory (fuse-overlayfs static_nlink shows directories with one link)', async () => {
+    mkdirSync(`${work}/tree/a/b/c`, { recursive: true });
+    mkdirSync(`${work}/tree/d`, { recursive: true });
+    writeFileSync(`${work}/tree/a/b/c/leaf`, 'x\n');
+    const host = await execa('find', [`${work}/tree`], { env: { LC_ALL: 'C' } });
+    const r = await mincAsUser(user, ['sh', '-c', `find ${work}/tree | LC_ALL=C sort; stat -c %h ${work}/tree/a`]);
+    expect(r.stderr).toBe('');
+    const lines = String(r.stdout).split('\n');
+    expect(lines.pop()).toBe('1');
+    expect(lines).toEqual(host.stdout.split('\n').sort());
+    rmSync(`${work}/tree`, { recursive: true });
+  });
+
   it('passes pipes and the exit status through, and keeps (-k), reuses (-t) and summarises a temp dir', async () => {
     const piped = await mincAsUser(user, ['sh', '-c', 'tr a-z A-Z; exit 7'], { input: 'hello\n', stdin: undefined });
     expect(piped.stdout).toBe('HELLO');
