@@ -40,7 +40,10 @@ const FORWARDED = ['SIGTERM', 'SIGHUP', 'SIGINT', 'SIGQUIT'] as const;
  * none of those is ever exported).
  */
 export function commandEnv(env: NodeJS.ProcessEnv, script: string): NodeJS.ProcessEnv {
-  return { ...Object.fromEntries(Object.entries(env).filter(([k]) => !/^minc_/i.test(k))), MINC_STAGE: script };
+  // setpriv, unshare (and env) start in the C locale: no locale files to load.  The stage's first line
+  // gives LC_ALL back as the caller had it, before anything else (re-entered stages run it again)
+  const lc = env.LC_ALL === undefined ? 'unset LC_ALL' : `LC_ALL=${shQuote(env.LC_ALL)}; export LC_ALL`;
+  return { ...Object.fromEntries(Object.entries(env).filter(([k]) => !/^minc_/i.test(k))), LC_ALL: 'C', MINC_STAGE: `${lc}\n${script}` };
 }
 
 /** The host side argv that enters the namespaces and runs the stage. */

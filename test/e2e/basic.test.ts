@@ -202,6 +202,21 @@ describe('the command line', () => {
     expect(r.stderr).toBe('');
   });
 
+  it("the command gets the caller's LC_ALL, set, odd or unset (minc's own tools run in the C locale)", async () => {
+    const show = ['sh', '-c', 'echo "[${LC_ALL-unset}]"'];
+    for (const args of [['-r', rootfs.dir, ...show], ['-r', rootfs.dir, '--user', '1:1', ...show], show]) {
+      for (const lc of ['de_DE.UTF-8', "it's $x", '']) {
+        const r = await runMinc(args, { env: { ...process.env, LC_ALL: lc } });
+        expect(r.stderr).toBe('');
+        expect(r.stdout).toBe(`[${lc}]`);
+      }
+      const env = { ...process.env };
+      delete env.LC_ALL;
+      const r = await runMinc(args, { env, extendEnv: false });
+      expect(r.stdout).toBe('[unset]');
+    }
+  });
+
   it('arguments with spaces, quotes and $ reach the command unchanged', async () => {
     const args = ['a b', "it's", '$HOME', '"q"', '*', ''];
     const r = await runMinc(['-r', rootfs.dir, 'sh', '-c', 'for a in "$@"; do echo "[$a]"; done', 'sh', ...args]);

@@ -588,15 +588,18 @@ describe('buildPlan: stage variables', () => {
     expect(setByStage.has('MINC_FINAL')).toBe(true);
   });
 
-  it('the stage sets no shell variable other than MINC_* and minc_* (but IFS, which it restores)', () => {
+  it('the stage sets no shell variable other than MINC_* and minc_* (but IFS, which it restores, and LC_ALL for one step)', () => {
     const assigned = new Set([
       ...[...code.matchAll(/(?:^|[\s;(])([A-Za-z_][A-Za-z0-9_]*)=/gm)].map((m) => m[1]!),
       ...[...code.matchAll(/\bread -r ((?:[A-Za-z_][A-Za-z0-9_]* ?)+)/g)].flatMap((m) => m[1]!.trim().split(' ')),
       ...[...code.matchAll(/\bfor ([A-Za-z_][A-Za-z0-9_]*)\b/g)].map((m) => m[1]!),
     ]);
     expect(assigned.size).toBeGreaterThan(10);
-    const others = [...assigned].filter((v) => !/^(MINC|minc)_/.test(v) && v !== 'IFS');
+    // (LC_ALL=C only as the prefix of a step's command: the shell gives it back after the step)
+    expect(code).toMatch(/\bLC_ALL=C "\$@"/);
+    const others = [...assigned].filter((v) => !/^(MINC|minc)_/.test(v) && v !== 'IFS' && v !== 'LC_ALL');
     expect(others).toEqual([]);
+    expect(code.match(/\bLC_ALL=/g)).toHaveLength(1);
   });
 });
 
