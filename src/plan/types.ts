@@ -33,7 +33,7 @@ export interface Step {
 /** The functions of libexec/minc-stage a step may call. */
 export const STAGE_FUNCTIONS = [
   'host_pid', 'plain_dir', 'hostrun', 'etc_file', 'etc_bind', 'mtab_link', 'bind', 'pivot', 'hide', 'mount_table', 'join_lane', 'launch', 'launch_direct',
-  'cross_enter', 'binfmt_register', 'enter_pidns', 'fuse_root', 'net_ready', 'net_wait',
+  'cross_enter', 'binfmt_register', 'enter_pidns', 'fuse_root', 'fuse_wait', 'net_ready', 'net_wait',
 ] as const;
 
 /** Values the stage reads as shell variables. */

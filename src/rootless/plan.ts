@@ -67,10 +67,10 @@ export function rootlessRootSteps({ config, facts, tempdir }: PlanInput): Step[]
   // (a root without a daemon behind it: the launcher entered every namespace at once)
   if (!twoPhase(config)) return steps;
   steps.push({
-    ...s("Enter new mount, IPC, UTS and PID namespaces (owned by the user namespace; fuse-overlayfs stays outside them, keeping its root when pivot_root changes the container's): the stage goes on as their PID 1",
+    ...s("Enter new mount, IPC, UTS and PID namespaces (owned by the user namespace; fuse-overlayfs stays outside them, keeping its root when pivot_root changes the container's; the new mounts are slaves of these, so its mount reaches them once made): the stage goes on as their PID 1",
       'enter_pidns', need(facts, 'unshare'), need(facts, 'sh'), ...(facts.ttyMode ? [need(facts, 'env')] : []), '--', { sh: '"$@"' }),
     userOutput: true,
-  });
+  }, s('Wait for the fuse-overlayfs mount (it started beside the step above)', 'fuse_wait', root));
   return steps;
 }
 
@@ -85,7 +85,10 @@ export const twoPhase = (config: Config): boolean => Boolean(config.rootless?.fu
 export function rootlessUnshareFlags(config: Config): string[] {
   const rootless = config.rootless!;
   const rest = twoPhase(config) ? [] : ['--ipc', '--uts', '--pid', '--fork', '--kill-child=KILL'];
-  return ['--user', '--map-root-user', ...(rootless.mapAuto ? ['--map-auto'] : []), '--mount', ...rest];
+  // (two phases: this namespace's mounts shared, so fuse-overlayfs's mount, made here, propagates to the container's
+  // namespace, made as their slave before the mount is there: enter_pidns)
+  const propagation = twoPhase(config) ? ['--propagation', 'shared'] : [];
+  return ['--user', '--map-root-user', ...(rootless.mapAuto ? ['--map-auto'] : []), '--mount', ...propagation, ...rest];
 }
 
 /** A rootless --net dens run: the command starts only once its network stack is up (minc says so on TEMPDIR/netgo). */

@@ -193,6 +193,23 @@ describe('minc as an ordinary user', () => {
     expect(await leftovers()).toEqual([]);
   });
 
+  it('fuse-overlayfs failing to mount (a root dir of root\'s it may not read) ends the run with its words in one line, and leaves nothing', async () => {
+    const closed = mkdtempSync('/var/tmp/mincs-rl-closed-');
+    try {
+      mkdirSync(`${closed}/bin`);
+      copyFileSync('/bin/busybox', `${closed}/bin/busybox`);
+      chmodSync(`${closed}/bin/busybox`, 0o755);
+      chmodSync(closed, 0o711); // (passable, not readable: fuse-overlayfs cannot read it as a lower)
+      const r = await mincAsUser(user, ['-r', closed, '/bin/busybox', 'true']);
+      expect(r.exitCode).toBe(125);
+      expect(r.stderr).toMatch(/^minc: Wait for the fuse-overlayfs mount.*fuse-overlayfs: cannot read lower dirs: Permission denied$/);
+      expect(String(r.stderr).trim().split('\n')).toHaveLength(1);
+      expect(await leftovers()).toEqual([]);
+    } finally {
+      rmSync(closed, { recursive: true, force: true });
+    }
+  });
+
   it('a SIGTERM reaches the command; a SIGKILL of minc leaves no fuse-overlayfs or mount, and --gc takes the temp dir', async () => {
     const term = execa('setpriv', asUserArgv(user, MINC, ['sh', '-c', 'trap "exit 42" TERM; touch /run/.up; while :; do sleep 0.1; done']), { reject: false });
     await waitFor(() => readdirSync(user.runtime).some((n) => /^minc\d+-/.test(n) && existsSync(`${user.runtime}/${n}/pid`)), 'the command to start');

@@ -615,3 +615,23 @@ describe('buildPlan: a rootless --net dens run', () => {
     expect(plain.some((st) => isFn(st, 'net_ready') || isFn(st, 'net_wait'))).toBe(false);
   });
 });
+
+describe('buildPlan: a rootless run over fuse-overlayfs', () => {
+  it('starts the daemon, enters the container namespaces as slaves of the shared launcher namespace, then waits for the mount before any step on the root', async () => {
+    const { rootlessUnshareFlags } = await import('../../../src/rootless/plan.js');
+    const config = { rootless: { fuse: true, mapAuto: true } };
+    const all = steps(config);
+    const fuse = fnIndex(all, 'fuse_root');
+    const enter = fnIndex(all, 'enter_pidns');
+    const wait = fnIndex(all, 'fuse_wait');
+    expect(fuse).toBeGreaterThanOrEqual(0);
+    expect([enter, wait]).toEqual([fuse + 1, fuse + 2]);
+    expect(all.findIndex((st) => isFn(st, 'plain_dir'))).toBeGreaterThan(wait);
+    const flags = rootlessUnshareFlags(input(config).config);
+    expect(flags.slice(flags.indexOf('--propagation'), flags.indexOf('--propagation') + 2)).toEqual(['--propagation', 'shared']);
+    // a kernel overlay (no daemon): one unshare enters all, with unshare's private propagation
+    const kernel = { rootless: { fuse: false, mapAuto: true } };
+    expect(steps(kernel).some((st) => isFn(st, 'fuse_wait') || isFn(st, 'enter_pidns'))).toBe(false);
+    expect(rootlessUnshareFlags(input(kernel).config)).not.toContain('--propagation');
+  });
+});
