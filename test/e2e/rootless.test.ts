@@ -202,7 +202,7 @@ describe('minc as an ordinary user', () => {
       chmodSync(closed, 0o711); // (passable, not readable: fuse-overlayfs cannot read it as a lower)
       const r = await mincAsUser(user, ['-r', closed, '/bin/busybox', 'true']);
       expect(r.exitCode).toBe(125);
-      expect(r.stderr).toMatch(/^minc: Wait for the fuse-overlayfs mount.*fuse-overlayfs: cannot read lower dirs: Permission denied$/);
+      expect(r.stderr).toMatch(/^minc: Wait for the fuse-overlayfs mount \(it started beside the step above\): cannot load store .*fuse-overlayfs: cannot read lower dirs: Permission denied$/);
       expect(String(r.stderr).trim().split('\n')).toHaveLength(1);
       expect(await leftovers()).toEqual([]);
     } finally {
