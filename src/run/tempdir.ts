@@ -3,7 +3,7 @@
  * (else /run), holding root/ (mount point), storage/ (overlay upper), work/,
  * resolv.conf, hosts, utsname, pid and settings.
  */
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statfsSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statfsSync } from 'node:fs';
 import { writeNoFollow } from '../fs/nofollow.js';
 import { basename, join } from 'node:path';
 import { forkContainer, holdImage, type ImageRun } from '../marten/minc.js';
@@ -108,7 +108,8 @@ export function prepareTempdir(config: Config, facts: Facts, cleanup: CleanupSta
     mkdirSync(base, { recursive: true });
     // mkdtemp(3) makes minc<pid>-XXXXXX (mode 0700) itself: what tmp-promise's
     // dir() wraps, without the ~8 ms its import costs every run
-    dir = mkdtempSync(join(base, `${TEMP_PREFIX}${process.pid}-`));
+    // (below the base's real path: the mount table's targets are given to mount(8) as they are, not canonicalized)
+    dir = mkdtempSync(join(realpathSync(base), `${TEMP_PREFIX}${process.pid}-`));
     debug('Make the temporary directory', dir);
     // --rm -r IMAGE: a container thrown away at the end lives here too, on the tmpfs, not in the store
     // (on a disk its few directories and files, made and removed, cost more than all the rest of the

@@ -4,7 +4,7 @@
  * where the temp dir goes.
  */
 import { execa } from 'execa';
-import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectNothingLeft, privateBase, removeKept, reuseDir, runMinc, startMinc, unique, waitFor } from '../helpers/e2e.js';
@@ -244,6 +244,23 @@ describe('the temp dir', () => {
       expect(readdirSync(join(dir, 'root'))).toEqual([]);
       removeKept(dir);
     } finally {
+      base.remove();
+    }
+  });
+
+  it('goes under the real path of a $XDG_RUNTIME_DIR that is a symlink (the mount table names real paths)', async () => {
+    const base = privateBase();
+    const link = `${base.dir}.link`;
+    try {
+      symlinkSync(base.dir, link);
+      const r = await runMinc(['-k', 'ls', '/dev/null'], { env: { ...base.env, XDG_RUNTIME_DIR: link } });
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toBe('/dev/null');
+      const [kept] = base.entries();
+      expect(reuseDir(r.stderr)).toBe(join(base.dir, kept!));
+      removeKept(join(base.dir, kept!));
+    } finally {
+      rmSync(link, { force: true });
       base.remove();
     }
   });
