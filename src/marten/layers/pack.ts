@@ -15,7 +15,7 @@ import { run } from '../proc.js';
 import { MincError, withContext } from '../../errors.js';
 import { gzipTo, type Gzipper } from './gzip.js';
 import { Hasher } from './hasher.js';
-import { Tee } from './tee.js';
+import { Gather, Tee } from './tee.js';
 import { ChunkOut, piecesOut, type TarOut } from './tarout.js';
 import { END, encodeHeader, padding, type TarHeader } from './tarwriter.js';
 import { ownerMap, type IdMap } from './idmap.js';
@@ -181,7 +181,7 @@ export async function packLayer(root: string, file: string, opts: PackOptions = 
     const diff = new Hasher();
     const blob = new Hasher();
     const out = createWriteStream(file, { flags: 'wx', mode: 0o600 });
-    const sink: [Duplex, ...Duplex[], Writable] = tee ? [blob, new Tee(tee), out] : [blob, out];
+    const sink: [Duplex, ...Duplex[], Writable] = tee ? [blob, new Gather(), new Tee(tee), out] : [blob, new Gather(), out];
     await (gzip ? gzipTo([tar, diff], sink, gzipper) : pipeline(tar, diff, ...sink));
     tee?.end();
     return { diffId: diff.digest(), digest: blob.digest(), size: blob.bytes };

@@ -45,3 +45,35 @@ export class Tee extends Transform {
     cb(err);
   }
 }
+
+/**
+ * Small chunks gathered into chunks of about size bytes (a gzip program's
+ * output comes in 64 KiB pipe reads): the upload's socket and the store's
+ * file then take a sixteenth of the writes, each a system call.
+ */
+export class Gather extends Transform {
+  private parts: Buffer[] = [];
+  private n = 0;
+
+  constructor(private readonly size = 1 << 20) {
+    super({ highWaterMark: size });
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.parts.push(chunk);
+    this.n += chunk.length;
+    if (this.n >= this.size) this.flushParts();
+    cb();
+  }
+
+  override _flush(cb: TransformCallback): void {
+    this.flushParts();
+    cb();
+  }
+
+  private flushParts(): void {
+    if (this.n > 0) this.push(this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.n));
+    this.parts = [];
+    this.n = 0;
+  }
+}
