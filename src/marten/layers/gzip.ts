@@ -1,11 +1,13 @@
 /**
  * Gzip for a push.  Only a push compresses: an export writes layers
  * uncompressed, so it never comes here.  The tool, the first found on PATH:
- *  - igzip (Debian's isal package, Intel's ISA-L), level 3: a fifth of pigz
- *    -4's CPU time on a Debian rootfs (0.7 s of one core for 200 MB, against
- *    3.4 s over two), for a blob 3.5% bigger than pigz -4's and 2.5% bigger
- *    than skopeo's; a first push is mostly this, and two cores are few.  One
- *    thread (Debian's build has none more), beside marten packing the tar.
+ *  - igzip (Debian's isal package, Intel's ISA-L), level 2: on the bench's
+ *    Debian image (372 MB of tar) 0.7 s of one core against pigz -4's 3.5 s
+ *    user + 2 s system over two, for 163 MB against 153 MB (skopeo's: 157);
+ *    level 3 took twice level 2's CPU for a blob 1.2% smaller, level 1 the
+ *    same CPU for one 0.4% bigger.  A first push is mostly this, and two
+ *    cores are few.  One thread (Debian's build has none more), beside
+ *    marten packing the tar.
  *  - pigz (every core), level 4: about two thirds of level 6's CPU for a blob
  *    2% bigger.  Blocks of 1 MiB (-b 1024), not 128 KiB: the same ratio
  *    (each block is primed with the last 32 KiB of the one before), an eighth
@@ -25,7 +27,7 @@ import { createGzip } from 'node:zlib';
 import { MincError } from '../../errors.js';
 
 export const GZIP_LEVEL = 4;
-export const IGZIP_LEVEL = 3;
+export const IGZIP_LEVEL = 2;
 /** pigz's block size, KiB */
 export const PIGZ_BLOCK_KIB = 1024;
 
