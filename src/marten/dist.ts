@@ -10,6 +10,7 @@
 import { createReadStream, existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline, type Readable, type Writable } from 'node:stream';
+import { pipeline as pipe } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { MincError } from '../errors.js';
 import { compressionOf } from './layers/extract.js';
@@ -56,7 +57,8 @@ export function storedLayer(store: Store, id: string): DistLayer | null {
 export async function layerBlob(store: Store, id: string, tee?: Writable): Promise<DistLayer> {
   const stored = storedLayer(store, id);
   if (stored) {
-    tee?.end(); // stored blobs are read from the store
+    // stored meanwhile (another push of the same layer): the upload gets that blob
+    if (tee) await pipe(createReadStream(store.blob(stored.blob.digest), { highWaterMark: 1 << 20 }), tee);
     return stored;
   }
   const info = layerInfo(store, id);
