@@ -5,7 +5,7 @@
 //   committed: a second layer of ~130 MB.  Then, interleaved, medians:
 //     marten export              vs podman save of the same image (podman load
 //                                   of the export; else skopeo copy, said so)
-//     marten push (first: packs and gzips, pigz)  vs skopeo copy docker-archive:... docker://
+//     marten push (first: packs and gzips: igzip, else pigz)  vs skopeo copy docker-archive:... docker://
 //     marten pull                vs skopeo copy docker://... oci:DIR
 //   and, for information: the warm push (blobs stored), an export that
 //   gunzips the blobs a push stored, the first minc -r
@@ -130,7 +130,7 @@ export async function realImage({ run, median, env, work, registry, startRegistr
   row('marten export (uncompressed, never exported before)', m.export);
   row('(marten export, once pushed: gunzips the stored blobs)', m.exportBlobs);
   row(podman ? 'podman save -o (same image, podman load-ed)' : 'skopeo copy docker-archive: docker-archive: (no podman here)', m.other);
-  row('marten push, first (packs, gzips with pigz)', m.push);
+  row('marten push, first (packs, gzips: igzip, else pigz)', m.push);
   row('(marten push again, blobs stored: no target)', m.pushWarm);
   row('skopeo copy docker-archive:EXPORT docker:// (gzips)', m.skPush);
   row('marten pull', m.pull);

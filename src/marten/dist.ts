@@ -1,6 +1,7 @@
 /**
  * An image as it travels.  A push: its layers bottom first as gzip blobs
- * (packed from the layer directory the first time, then kept under blobs/),
+ * (packed from the layer directory the first time, uploaded as they are
+ * made, and kept under blobs/),
  * its config with matching diff_ids, and an OCI manifest.  An export: each
  * layer as a plain tar stream, from its stored blob when there is one (it is
  * what the config's diff_ids name), else packed from the layer directory,
@@ -8,9 +9,10 @@
  */
 import { createReadStream, existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { pipeline, type Readable } from 'node:stream';
+import { pipeline, type Readable, type Writable } from 'node:stream';
+import { pipeline as pipe } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { MincError, withContext } from '../errors.js';
+import { MincError } from '../errors.js';
 import { compressionOf } from './layers/extract.js';
 import { layerChunks, packLayer } from './layers/pack.js';
 import { imageConfigText, layerChain, layerInfo, layerNs, type LayerInfo } from './model.js';
@@ -38,22 +40,39 @@ const layerMediaType = (info: LayerInfo): string => {
   return c === 'gzip' ? MT.ociLayerGzip : c === 'zstd' ? 'application/vnd.oci.image.layer.v1.tar+zstd' : MT.ociLayer;
 };
 
-/** The layer's blob, packing the layer directory (gzip) if none is stored yet. */
-async function layerBlob(store: Store, id: string): Promise<DistLayer> {
+/** The layer's stored blob, or null if none is stored yet (a push packs it then). */
+export function storedLayer(store: Store, id: string): DistLayer | null {
   const info = layerInfo(store, id);
   if (info.diffId && info.digest && store.hasBlob(info.digest)) {
     return { id, diffId: info.diffId, blob: { mediaType: layerMediaType(info), digest: info.digest, size: info.size ?? 0 } };
   }
+  return null;
+}
+
+/**
+ * The layer's blob, packing the layer directory (gzip) if none is stored yet;
+ * tee: a push's upload, given the blob's bytes as they are made (and ended,
+ * or destroyed if the packing fails).
+ */
+export async function layerBlob(store: Store, id: string, tee?: Writable): Promise<DistLayer> {
+  const stored = storedLayer(store, id);
+  if (stored) {
+    // stored meanwhile (another push of the same layer): the upload gets that blob
+    if (tee) await pipe(createReadStream(store.blob(stored.blob.digest), { highWaterMark: 1 << 20 }), tee);
+    return stored;
+  }
+  const info = layerInfo(store, id);
   const tmp = join(store.blobs, `.pack-${process.pid}-${randomId().slice(0, 8)}`);
   try {
-    const p = await packLayer(join(store.image(id), 'root'), tmp, true, undefined, layerNs(store, id));
+    const p = await packLayer(join(store.image(id), 'root'), tmp, { ns: layerNs(store, id), tee });
     renameSync(tmp, store.blob(p.digest));
     const next: LayerInfo = { diffId: p.diffId, digest: p.digest, size: p.size, mediaType: MT.ociLayerGzip, ...(info.overlay ? { overlay: info.overlay } : {}) };
     writeAtomic(join(store.image(id), 'layer.json'), `${JSON.stringify(next)}\n`);
     return { id, diffId: p.diffId, blob: { mediaType: MT.ociLayerGzip, digest: p.digest, size: p.size } };
   } catch (err) {
     rmSync(tmp, { force: true });
-    throw withContext(`layer ${id.slice(0, 12)}`, err);
+    if (tee && !tee.destroyed) tee.destroy(err as Error);
+    throw err; // the push names the layer
   }
 }
 
@@ -68,7 +87,7 @@ function configFor(text: string | null, diffIds: string[]): string {
 }
 
 /** The layers of an image that travel, bottom first (config-only layers are not distributed). */
-const travelling = (store: Store, id: string): string[] => layerChain(store, id).reverse().filter((l) => !layerInfo(store, l).empty);
+export const travelling = (store: Store, id: string): string[] => layerChain(store, id).reverse().filter((l) => !layerInfo(store, l).empty);
 
 /** The config (diff_ids matching) and OCI manifest of an image whose layers are these blobs. */
 export function distMeta(store: Store, id: string, diffIds: string[], blobs: Descriptor[]): Omit<DistImage, 'layers'> {
@@ -77,26 +96,6 @@ export function distMeta(store: Store, id: string, diffIds: string[], blobs: Des
   const manifest: Manifest & { mediaType: string } = { schemaVersion: 2, mediaType: MT.ociManifest, config, layers: blobs };
   const manifestText = JSON.stringify(manifest);
   return { configText, config, manifestText, manifest: { mediaType: MT.ociManifest, digest: sha256(manifestText), size: Buffer.byteLength(manifestText) } };
-}
-
-/**
- * A push's layers, bottom first, packed (and gzipped) one after another as
- * promises: the push uploads each as soon as it is ready, while the next is
- * packed.  stop() packs no further layer (the push failed).
- */
-export function layersInTurn(store: Store, id: string): { layers: Promise<DistLayer>[]; stop: () => void } {
-  let stopped = false;
-  let prev: Promise<unknown> = Promise.resolve();
-  const layers = travelling(store, id).map((l) => {
-    const p = prev.then(() => {
-      if (stopped) throw new MincError('stopped');
-      return layerBlob(store, l);
-    });
-    p.catch(() => undefined); // awaited by the push; a failure after it gave up is no crash
-    prev = p;
-    return p;
-  });
-  return { layers, stop: () => { stopped = true; } };
 }
 
 export interface ExportLayer {

@@ -5,17 +5,19 @@
  * (trusted.overlay.opaque=y) -> DIR/.wh..wh..opq.  Names are bytes from
  * readdir to the tar header (tarwriter.ts), never strings.  Either a stream
  * of the plain tar (an export writes it as it comes), or written gzipped to
- * a file for a push (gzip.ts: on every core); resolves to the DiffID
- * (uncompressed) and digest (compressed).
+ * a file for a push (gzip.ts), and to its upload as it comes; resolves to
+ * the DiffID (uncompressed) and digest (compressed).
  */
-import { closeSync, constants as C, createWriteStream, lstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
-import { Readable } from 'node:stream';
+import { closeSync, constants as C, createWriteStream, lstatSync, openSync, readdirSync, readlinkSync } from 'node:fs';
+import { Readable, type Duplex, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { run } from '../proc.js';
 import { MincError, withContext } from '../../errors.js';
-import { gzipTo } from './gzip.js';
+import { gzipTo, type Gzipper } from './gzip.js';
 import { Hasher } from './hasher.js';
-import { BLOCK, END, encodeHeader, padding, type TarHeader } from './tarwriter.js';
+import { Gather, Tee } from './tee.js';
+import { ChunkOut, piecesOut, type TarOut } from './tarout.js';
+import { END, encodeHeader, padding, type TarHeader } from './tarwriter.js';
 import { ownerMap, type IdMap } from './idmap.js';
 import { opaqueName, type OverlayNs } from './xattrns.js';
 
@@ -59,23 +61,16 @@ const key = (b: Buffer): string => b.toString('latin1');
  */
 
 /** A regular file's bytes, read through an fd opened without following a link: exactly size bytes. */
-function* fileBody(full: Buffer, size: number, shown: string): Generator<Buffer> {
+function* fileBody(full: Buffer, size: number, shown: string, out: TarOut): Generator<Buffer> {
   const fd = openSync(full, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
   try {
-    let left = size;
-    while (left > 0) {
-      const buf = Buffer.allocUnsafe(Math.min(left, 1 << 20));
-      const bytesRead = readSync(fd, buf, 0, buf.length, null);
-      if (bytesRead === 0) throw new MincError(`${shown} shrank while it was packed`);
-      left -= bytesRead;
-      yield buf.subarray(0, bytesRead);
-    }
+    yield* out.body(fd, size, shown);
   } finally {
     closeSync(fd);
   }
 }
 
-function* walk(root: Buffer, rel: Buffer | null, opaque: Set<string>, links: Map<string, Buffer>, ids: IdMap): Generator<Buffer> {
+function* walk(root: Buffer, rel: Buffer | null, opaque: Set<string>, links: Map<string, Buffer>, ids: IdMap, out: TarOut): Generator<Buffer> {
   const dir = rel ? cat(root, SLASH, rel) : root;
   const names = readdirSync(dir, { encoding: 'buffer' }).sort(Buffer.compare);
   for (const n of names) {
@@ -85,35 +80,36 @@ function* walk(root: Buffer, rel: Buffer | null, opaque: Set<string>, links: Map
     const base = { name: path, mode: st.mode & 0o7777, uid: ids.uid(st.uid), gid: ids.gid(st.gid), mtime: Math.floor(st.mtimeMs / 1000) };
     const emit = (h: Partial<TarHeader> & { type: TarHeader['type'] }): Buffer => encodeHeader({ ...base, ...h });
     if (st.isCharacterDevice() && st.rdev === 0) {
-      yield emit({ type: 'file', name: cat(rel ? cat(rel, SLASH) : Buffer.alloc(0), Buffer.from('.wh.'), n), mode: 0, size: 0 });
+      yield* out.piece(emit({ type: 'file', name: cat(rel ? cat(rel, SLASH) : Buffer.alloc(0), Buffer.from('.wh.'), n), mode: 0, size: 0 }));
     } else if (st.isDirectory()) {
-      yield emit({ type: 'directory' });
-      if (opaque.has(key(full))) yield emit({ type: 'file', name: cat(path, Buffer.from('/.wh..wh..opq')), mode: 0, size: 0 });
-      yield* walk(root, path, opaque, links, ids);
+      yield* out.piece(emit({ type: 'directory' }));
+      if (opaque.has(key(full))) yield* out.piece(emit({ type: 'file', name: cat(path, Buffer.from('/.wh..wh..opq')), mode: 0, size: 0 }));
+      yield* walk(root, path, opaque, links, ids, out);
     } else if (st.isSymbolicLink()) {
-      yield emit({ type: 'symlink', linkname: readlinkSync(full, { encoding: 'buffer' }) });
+      yield* out.piece(emit({ type: 'symlink', linkname: readlinkSync(full, { encoding: 'buffer' }) }));
     } else if (st.isFile()) {
       const id = `${st.dev}:${st.ino}`;
       const first = st.nlink > 1 ? links.get(id) : undefined;
       if (first !== undefined) {
-        yield emit({ type: 'link', linkname: first });
+        yield* out.piece(emit({ type: 'link', linkname: first }));
         continue;
       }
       if (st.nlink > 1) links.set(id, path);
-      yield emit({ type: 'file', size: st.size });
-      yield* fileBody(full, st.size, key(path));
-      yield padding(st.size);
+      yield* out.piece(emit({ type: 'file', size: st.size }));
+      yield* fileBody(full, st.size, key(path), out);
+      yield* out.piece(padding(st.size));
     } else if (st.isCharacterDevice() || st.isBlockDevice()) {
-      yield emit({ type: st.isCharacterDevice() ? 'character-device' : 'block-device', devmajor: major(st.rdev), devminor: minor(st.rdev) });
+      yield* out.piece(emit({ type: st.isCharacterDevice() ? 'character-device' : 'block-device', devmajor: major(st.rdev), devminor: minor(st.rdev) }));
     } else if (st.isFIFO()) {
-      yield emit({ type: 'fifo' });
+      yield* out.piece(emit({ type: 'fifo' }));
     } // sockets are not archived (as tar does)
   }
 }
 
-function* layerTar(root: string, opaque: Set<string>, ids: IdMap): Generator<Buffer> {
-  yield* walk(Buffer.from(root), null, opaque, new Map(), ids);
-  yield END;
+function* layerTar(root: string, opaque: Set<string>, ids: IdMap, out: TarOut): Generator<Buffer> {
+  yield* walk(Buffer.from(root), null, opaque, new Map(), ids, out);
+  yield* out.piece(END);
+  yield* out.end();
 }
 
 export interface PackedLayer {
@@ -123,12 +119,12 @@ export interface PackedLayer {
 }
 
 /**
- * The plain tar of root as an OCI layer, in pieces (the opaque marks, in
- * namespace ns, read first); errors name root.  A user's layer (ns user) is
+ * The plain tar of root as an OCI layer, in pieces (or as out gathers them;
+ * the opaque marks, in namespace ns, read first); errors name root.  A user's layer (ns user) is
  * owned by the user: its files are root's in the tar, as the rootless run
  * shows them.
  */
-export async function layerChunks(root: string, ns: OverlayNs = 'trusted'): Promise<Iterable<Buffer>> {
+export async function layerChunks(root: string, ns: OverlayNs = 'trusted', out: TarOut = piecesOut): Promise<Iterable<Buffer>> {
   let opaque: Set<string>;
   const ids = ownerMap(ns === 'user');
   try {
@@ -139,7 +135,7 @@ export async function layerChunks(root: string, ns: OverlayNs = 'trusted'): Prom
   return {
     *[Symbol.iterator]() {
       try {
-        yield* layerTar(root, opaque, ids);
+        yield* layerTar(root, opaque, ids, out);
       } catch (err) {
         throw packError(root, err);
       }
@@ -147,9 +143,9 @@ export async function layerChunks(root: string, ns: OverlayNs = 'trusted'): Prom
   };
 }
 
-/** The same as a stream. */
+/** The same as a stream, in chunks of 1 MiB. */
 export async function layerStream(root: string, ns: OverlayNs = 'trusted'): Promise<Readable> {
-  return Readable.from(await layerChunks(root, ns), { objectMode: false, highWaterMark: 64 * BLOCK });
+  return Readable.from(await layerChunks(root, ns, new ChunkOut()), { objectMode: false, highWaterMark: 2 << 20 });
 }
 
 function packError(root: string, err: unknown, file?: string): Error {
@@ -160,17 +156,38 @@ function packError(root: string, err: unknown, file?: string): Error {
   return withContext(`packing ${root} as a layer`, err);
 }
 
-/** Pack root as an OCI layer into file, gzipped unless gzip is false. */
-export async function packLayer(root: string, file: string, gzip = true, pigz?: string | null, ns: OverlayNs = 'trusted'): Promise<PackedLayer> {
-  const tar = await layerStream(root, ns);
+export interface PackOptions {
+  /** gzip the tar (a push's blob): true by default */
+  gzip?: boolean;
+  /** the gzip program to run (default: findGzipper()), null for node's zlib */
+  gzipper?: Gzipper | null;
+  /** the namespace of the overlayfs marks (a user's layer: user) */
+  ns?: OverlayNs;
+  /** also write the blob's bytes here (a push's upload): ended once the blob is whole and good, destroyed on an error */
+  tee?: Writable;
+}
+
+/** Pack root as an OCI layer into file, gzipped unless opts.gzip is false. */
+export async function packLayer(root: string, file: string, opts: PackOptions = {}): Promise<PackedLayer> {
+  const { gzip = true, gzipper, ns = 'trusted', tee } = opts;
+  let tar: Readable;
+  try {
+    tar = await layerStream(root, ns);
+  } catch (err) {
+    tee?.destroy(err as Error); // nothing will come: the upload must not wait for it
+    throw err;
+  }
   try {
     const diff = new Hasher();
     const blob = new Hasher();
     const out = createWriteStream(file, { flags: 'wx', mode: 0o600 });
-    await (gzip ? gzipTo([tar, diff], [blob, out], pigz) : pipeline(tar, diff, blob, out));
+    const sink: [Duplex, ...Duplex[], Writable] = tee ? [blob, new Gather(), new Tee(tee), out] : [blob, new Gather(), out];
+    await (gzip ? gzipTo([tar, diff], sink, gzipper) : pipeline(tar, diff, ...sink));
+    tee?.end();
     return { diffId: diff.digest(), digest: blob.digest(), size: blob.bytes };
   } catch (err) {
     tar.destroy();
+    if (tee && !tee.destroyed) tee.destroy(err as Error);
     throw packError(root, err, file);
   }
 }

@@ -3,9 +3,10 @@
  * the first 401 (bearer token challenge, else basic), errors as one line.
  */
 import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import { MincError } from '../../errors.js';
 import { basicHeader, dockerCredentials, fetchToken, parseChallenge, type Credentials } from './auth.js';
-import { errorBody, errorDetail, httpGet, MAX_JSON, readBounded, stallMs, stallText } from './http.js';
+import { errorBody, errorDetail, httpGet, httpSend, MAX_JSON, readBounded, stallMs, stallText } from './http.js';
 import { isLoopback, type Ref } from './ref.js';
 
 export interface ClientOptions {
@@ -75,6 +76,24 @@ export class RegistryClient {
       throw new MincError(`${init.method ?? 'GET'} ${url}: ${res.status} ${res.statusText}${what}${detail ? `: ${detail}` : ''}`);
     }
     return res;
+  }
+
+  /**
+   * A request with a streamed body (a chunked upload: PATCH), with node:http(s); no
+   * redirect is followed (the body cannot be sent twice), and authentication must be done
+   * (ensureAuth).  Resolves to the response's status and headers once the body is sent.
+   */
+  async sendStream(url: string, method: string, headers: Record<string, string>, body: Readable, ok: readonly number[]): Promise<{ status: number; location: string | null }> {
+    const res = await httpSend(new URL(url), method, { ...headers, ...(this.auth ? { authorization: this.auth } : {}) }, body);
+    const status = res.statusCode ?? 0;
+    if (!ok.includes(status)) {
+      const detail = errorDetail(await errorBody(res));
+      const what = status === 401 ? ' (unauthorized: check the credentials in ~/.docker/config.json)' : status === 404 ? ' (not found)' : '';
+      throw new MincError(`${method} ${url}: ${status} ${res.statusMessage || STATUS[status] || ''}${what}${detail ? `: ${detail}` : ''}`);
+    }
+    res.destroy(); // nothing in it is needed: not read at all
+    const location = res.headers.location;
+    return { status, location: typeof location === 'string' ? location : null };
   }
 
   /**

@@ -6,7 +6,7 @@
  * or silent reply ends in one line instead of filling memory, disk or time.
  */
 import type { IncomingMessage } from 'node:http';
-import type { TransformCallback } from 'node:stream';
+import type { Readable, TransformCallback } from 'node:stream';
 import { Hasher } from '../layers/hasher.js';
 import { MincError } from '../../errors.js';
 
@@ -53,6 +53,35 @@ export function httpGet(url: URL, headers: Record<string, string>, what = `GET $
       req.destroy(e);
     });
     req.on('error', (err: NodeJS.ErrnoException) => reject(err instanceof MincError ? err : new MincError(`GET ${url.href}: ${[err.code, err.message].filter(Boolean).join(' ')}`)));
+  });
+}
+
+/**
+ * A request whose body is a stream (a push's chunked upload) with node:http(s): no web
+ * streams between the layer and the socket.  Resolves to the response once its headers
+ * are in (its body unread); the socket is given up after stallMs() without a byte either
+ * way; an error of the body ends the request with it.
+ */
+export function httpSend(url: URL, method: string, headers: Record<string, string>, body: Readable): Promise<IncomingMessage> {
+  const mod = (url.protocol === 'https:' ? process.getBuiltinModule('node:https') : process.getBuiltinModule('node:http')) as typeof import('node:http');
+  const ms = stallMs();
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    const req = mod.request(url, { method, headers }, (r) => {
+      answered = true;
+      resolve(r);
+    });
+    const fail = (err: Error): void => {
+      if (answered) return; // a registry may answer (a refusal) before it has read the whole body
+      reject(err instanceof MincError ? err : new MincError(`${method} ${url.href}: ${[(err as NodeJS.ErrnoException).code, err.message].filter(Boolean).join(' ')}`));
+    };
+    req.setTimeout(ms, () => req.destroy(new MincError(`${method} ${url.href}: ${stallText(ms)} (the registry stalled; try again later)`)));
+    req.on('error', fail);
+    body.on('error', (err) => {
+      req.destroy(err);
+      fail(err);
+    });
+    body.pipe(req);
   });
 }
 

@@ -4,7 +4,8 @@ import type { SingleBar } from 'cli-progress';
 import { humanSize } from '../util.js';
 
 export interface Progress {
-  add(id: string, total: number): (bytes: number) => void;
+  /** a transfer of total bytes, or of a size not known yet (null: a layer gzipped as it is pushed): a tick function */
+  add(id: string, total: number | null): (bytes: number) => void;
   done(id: string, what: string): void;
   stop(): void;
 }
@@ -15,7 +16,7 @@ export async function makeProgress(verb: string): Promise<Progress> {
   if (!isatty(2)) {
     return {
       add: (id, total) => {
-        process.stderr.write(`marten: ${short(id)}: ${verb} ${humanSize(total)}\n`);
+        process.stderr.write(`marten: ${short(id)}: ${verb} ${total === null ? '(packing)' : humanSize(total)}\n`);
         return () => undefined;
       },
       done: (id, what) => void process.stderr.write(`marten: ${short(id)}: ${what}\n`),
@@ -32,12 +33,15 @@ export async function makeProgress(verb: string): Promise<Progress> {
   const bars = new Map<string, SingleBar>();
   return {
     add: (id, total) => {
-      const bar = multi.create(Math.max(total, 1), 0, { id: short(id), size: humanSize(total), done: humanSize(0), state: '' });
+      // a size not known yet: no bar, the bytes so far
+      const bar = total === null
+        ? multi.create(1, 0, { id: short(id), done: humanSize(0), state: '(packing)' }, { format: `{id} ${verb} {done} {state}` })
+        : multi.create(Math.max(total, 1), 0, { id: short(id), size: humanSize(total), done: humanSize(0), state: '' });
       bars.set(id, bar);
       let n = 0;
       return (bytes) => {
         n += bytes;
-        bar.update(Math.min(n, Math.max(total, 1)), { done: humanSize(n) });
+        bar.update(total === null ? 0 : Math.min(n, Math.max(total, 1)), { done: humanSize(n) });
       };
     },
     done: (id, what) => {

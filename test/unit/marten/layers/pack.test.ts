@@ -19,7 +19,7 @@ describe('packLayer', () => {
     symlinkSync(b(`/\xffx/${'t'.repeat(200)}`), p('root', 'lnk'));
     linkSync(p('root', '\xffx'), p('root', 'hard'));
     const file = join(tmp, 'layer.tar');
-    const r = await packLayer(join(tmp, 'root'), file, false);
+    const r = await packLayer(join(tmp, 'root'), file, { gzip: false });
     expect(r.diffId).toMatch(/^sha256:[0-9a-f]{64}$/);
     const list = execFileSync('tar', ['--quoting-style=literal', '-tvf', file]).toString('latin1');
     expect(list).toContain(`lnk -> /\xffx/${'t'.repeat(200)}`);
