@@ -7,13 +7,13 @@
 //   podman `run --rm --rootfs /:O true` as the same user (with fuse-overlayfs as its mount_program:
 //   kernel overlayfs refuses `/` as a lower in a user namespace).
 // Target: rootless `minc true` within 1.2x of root `minc true`.
-// BENCH_ROUNDS (default 20) and BENCH_WARMUP (default 2) change the counts.
+// BENCH_ROUNDS (default 31) and BENCH_WARMUP (default 2) change the counts.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 31);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 if (process.getuid?.() !== 0) {
   console.error('bench: this bench makes a user to run minc as (try: sudo npm run bench)');
