@@ -85,10 +85,12 @@ else notes.push(`podman run --network pasta: not run here: ${probe.stderr.split(
 const times = cases.map(() => []);
 try {
   for (let i = 0; i < WARMUP + ROUNDS; i++) {
-    cases.forEach(([, argv], c) => {
-      const { ms } = run(argv);
+    // (the order reversed every other round: no case always runs right after another's)
+    const order = cases.map((_, c) => c);
+    for (const c of i % 2 ? order.reverse() : order) {
+      const { ms } = run(cases[c][1]);
       if (i >= WARMUP) times[c].push(ms);
-    });
+    }
   }
 } catch (err) {
   console.error(`bench: ${err.message}`);
