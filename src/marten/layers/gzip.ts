@@ -99,7 +99,7 @@ export async function gzipTo(src: Chain, dst: Sink, tool: Gzipper | null = findG
     // a program that stopped reading: its own exit says why, the EPIPE of its input is the echo
     let timer: NodeJS.Timeout | undefined;
     const why = (e as NodeJS.ErrnoException).code === 'EPIPE'
-      ? await Promise.race([exited.then(() => null, (x: unknown) => x), new Promise<null>((res) => { timer = setTimeout(res, 1000, null); })])
+      ? await Promise.race([exited.then(() => null, (x: unknown) => x), new Promise<null>((res) => { timer = setTimeout(res, 3000, null); })])
       : null;
     clearTimeout(timer);
     child.kill('SIGKILL');

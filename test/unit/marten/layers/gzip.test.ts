@@ -56,13 +56,12 @@ describe('gzipTo', () => {
     expect((err as Error).message).toBe('pigz: pigz: abort: out of memory');
   });
 
-  it('a program that stops reading and fails: its own message, not the EPIPE of its input, and no wait', async () => {
+  it('a program that stops reading and fails: its own message, not the EPIPE of its input', async () => {
     const fake = join(tmp, 'igzip');
     writeFileSync(fake, '#!/bin/sh\nhead -c 1000 >/dev/null; echo "igzip: broke" >&2; exit 3\n', { mode: 0o755 });
-    const t0 = Date.now();
+    // (its own words: its exit came within the grace marten gives it after the EPIPE, else the EPIPE would be the error)
     const err = await gz(igzipAt(fake), 'g.gz').catch((e: unknown) => e);
     expect((err as Error).message).toBe('igzip: igzip: broke');
-    expect(Date.now() - t0).toBeLessThan(900); // the grace for its exit is not waited out
   });
 
   it('packLayer through igzip and pigz: the DiffID is the plain tar\'s, the digest the gzip\'s', async () => {
