@@ -21,6 +21,11 @@ const errFile = (lane?: string): string => `minc_errf=$MINC_TEMPDIR/${stepErrFil
  * `join_lane` waits for.
  */
 export function renderScript(stage: string, plan: Plan): string {
+  return `${stage}\n${renderPlanText(plan)}`;
+}
+
+/** The plan's part of renderScript's text: its variables and minc_plan, then the call. */
+export function renderPlanText(plan: Plan): string {
   const vars = Object.entries(plan.vars).map(([k, v]) => `${k}=${shQuote(v)}`);
   const lines: string[] = [`  ${errFile()}`];
   for (let i = 0; i < plan.steps.length; ) {
@@ -38,7 +43,7 @@ export function renderScript(stage: string, plan: Plan): string {
     for (; i < plan.steps.length && plan.steps[i]!.lane === lane; i++) if (!plan.steps[i]!.table) lines.push(`    ${stepLine(plan.steps[i]!)}`);
     lines.push(`  ) & minc_lane_${lane}=$!`);
   }
-  return `${stage}\n${vars.join('\n')}\nminc_plan() {\n${lines.join('\n')}\n}\nminc_plan "$@"\n`;
+  return `${vars.join('\n')}\nminc_plan() {\n${lines.join('\n')}\n}\nminc_plan "$@"\n`;
 }
 
 /**

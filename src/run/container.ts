@@ -13,9 +13,10 @@ import { constants } from 'node:os';
 import { MincError, withContext } from '../errors.js';
 import type { Config } from '../options/validate.js';
 import { buildPlan } from '../plan/build.js';
-import { renderScript, shQuote } from '../plan/render.js';
+import { renderPlanText, renderScript, shQuote } from '../plan/render.js';
+import type { Plan } from '../plan/types.js';
 import { DEVDIR } from '../plan/paths.js';
-import { prepareHost } from '../host/run.js';
+import { needsHost, prepareHost } from '../host/run.js';
 import { STAGE_PATH } from '../where.js';
 import { CleanupStack } from './cleanup.js';
 import type { Facts } from './facts.js';
@@ -69,6 +70,11 @@ export function launcherArgv(facts: Facts, command: readonly string[], config?: 
 
 /** The stage's script for this run; the plan's files are written into the temp dir (without following links). */
 export function renderFor(config: Config, facts: Facts, tempdir: string, colour?: { on: string; off: string }): string {
+  return renderScript(readFileSync(STAGE_PATH, 'utf8'), planWithFiles(config, facts, tempdir, colour));
+}
+
+/** The plan of this run, its files written into the temp dir (without following links). */
+function planWithFiles(config: Config, facts: Facts, tempdir: string, colour?: { on: string; off: string }): Plan {
   const plan = buildPlan({ config, facts, tempdir, colour });
   for (const [name, content] of Object.entries(plan.files ?? {})) {
     const at = join(tempdir, name);
@@ -83,7 +89,24 @@ export function renderFor(config: Config, facts: Facts, tempdir: string, colour?
       symlinkSync(content.symlink, at);
     }
   }
-  return renderScript(readFileSync(STAGE_PATH, 'utf8'), plan);
+  return plan;
+}
+
+/** The plan's text, for a launcher started before it (earlyStart): the stage sources it from here. */
+const PLAN_FILE = 'plan';
+
+/**
+ * A run whose launcher needs nothing of the plan (no host side: network,
+ * cgroups, --cpu; no --cross, whose init re-enters the stage after pivot_root)
+ * starts it first, and builds the plan while setpriv, unshare and sh start:
+ * the stage waits for minc's `go` on the descriptor after the inherited ones
+ * (one digit: sh's redirections go to 9), then sources TEMPDIR/plan.
+ */
+const earlyStart = (config: Config): boolean => !needsHost(config) && !config.cross && config.preserveFds <= 6;
+
+/** The early stage's text: the stage, the wait for go, the plan. */
+function earlyScript(tempdir: string, fd: number): string {
+  return `${readFileSync(STAGE_PATH, 'utf8')}\nminc_early ${fd}\n. ${shQuote(`${tempdir}/${PLAN_FILE}`)}\n`;
 }
 
 /**
@@ -145,13 +168,33 @@ export async function runContainer(config: Config, facts: Facts, colour?: { on: 
     }
     onTempdir?.(tempdir); // minc --review reads the kept dir once the run has ended (src/review/prompt.ts)
     if (signalled) return 128 + constants.signals[signalled];
-    const host = prepareHost(config, facts, tempdir, cleanup, colour); // network, cgroups, --cpu (src/host/run.ts)
-    const script = renderFor(config, facts, tempdir, colour);
-    const argv = host.wrap(launcherArgv(facts, config.command, config));
-    debug('Enter new IPC, UTS, mount and PID namespaces and run the plan there (libexec/minc-stage + the plan, in $MINC_STAGE)',
-      argv.map(shQuote).join(' '));
-    closeInheritedFds(config.preserveFds);
-    child = startInherited(argv[0]!, argv.slice(1), { ...commandEnv(process.env, script), ...host.env }, 3 + config.preserveFds);
+    if (earlyStart(config)) {
+      const argv = launcherArgv(facts, config.command, config);
+      debug('Enter new IPC, UTS, mount and PID namespaces and run the plan there (libexec/minc-stage in $MINC_STAGE, the plan in TEMPDIR/plan once minc says go)',
+        argv.map(shQuote).join(' '));
+      closeInheritedFds(config.preserveFds);
+      const fd = 3 + config.preserveFds;
+      const started = startInherited(argv[0]!, argv.slice(1), commandEnv(process.env, earlyScript(tempdir, fd)), fd, true);
+      child = started;
+      const planFile = join(tempdir, PLAN_FILE);
+      cleanup.push('Remove the plan file', () => rmSync(planFile, { force: true })); // (a kept dir keeps none)
+      try {
+        writeNoFollow(planFile, renderPlanText(planWithFiles(config, facts, tempdir, colour)), 0o600);
+      } catch (err) {
+        started.go(); // (end of file: the stage ends without a word)
+        await started.status;
+        throw err;
+      }
+      started.go('go\n');
+    } else {
+      const host = prepareHost(config, facts, tempdir, cleanup, colour); // network, cgroups, --cpu (src/host/run.ts)
+      const script = renderFor(config, facts, tempdir, colour);
+      const argv = host.wrap(launcherArgv(facts, config.command, config));
+      debug('Enter new IPC, UTS, mount and PID namespaces and run the plan there (libexec/minc-stage + the plan, in $MINC_STAGE)',
+        argv.map(shQuote).join(' '));
+      closeInheritedFds(config.preserveFds);
+      child = startInherited(argv[0]!, argv.slice(1), { ...commandEnv(process.env, script), ...host.env }, 3 + config.preserveFds);
+    }
     const status = await child.status;
     if (debugEnabled()) debug(`The container ended with status ${status}`);
     return killedEarly && signalled ? 128 + constants.signals[signalled] : status;

@@ -100,8 +100,29 @@ export function hostDevNodes(): boolean {
   });
 }
 
+/** A value computed on first read, then kept (a property of the facts object). */
+function lazy<T extends object, K extends string, V>(obj: T, key: K, make: () => V): T & Record<K, V> {
+  let done = false;
+  let value: V;
+  Object.defineProperty(obj, key, {
+    enumerable: true,
+    get: () => {
+      if (!done) {
+        value = make();
+        done = true;
+      }
+      return value;
+    },
+  });
+  return obj as T & Record<K, V>;
+}
+
+/**
+ * The host's facts, each gathered on first use: a run starts its launcher
+ * (which needs the tools and the terminal) before the plan reads the rest
+ * (src/run/container.ts), and a plain run needs about half of the tools.
+ */
 export function gatherFacts(): Facts {
-  // looked up on first use: a plain run needs about half of them
   const tools: Partial<Record<Tool, string>> = {};
   const found = new Map<Tool, string | undefined>();
   for (const t of TOOLS) {
@@ -113,20 +134,33 @@ export function gatherFacts(): Facts {
       },
     });
   }
-  const existing = new Map<string, 'dir' | 'file'>();
-  for (const p of [...PROC_READONLY, ...MASKED]) {
-    try {
-      const st = statSync(p, { throwIfNoEntry: false }); // undefined when not on this kernel (without a thrown error)
-      if (st) existing.set(p, st.isDirectory() ? 'dir' : 'file');
-    } catch {
-      /* not for us to see */
+  const facts = { tools } as { tools: typeof tools };
+  const loader = lazy({}, 'v', loaderFacts);
+  const tty = lazy({}, 'v', ttyFacts);
+  lazy(facts, 'ldso', () => loader.v.ldso);
+  lazy(facts, 'libpath', () => loader.v.libpath);
+  lazy(facts, 'tty', () => tty.v.tty);
+  lazy(facts, 'ttyMode', () => tty.v.ttyMode);
+  lazy(facts, 'existing', () => {
+    const existing = new Map<string, 'dir' | 'file'>();
+    for (const p of [...PROC_READONLY, ...MASKED]) {
+      try {
+        const st = statSync(p, { throwIfNoEntry: false }); // undefined when not on this kernel (without a thrown error)
+        if (st) existing.set(p, st.isDirectory() ? 'dir' : 'file');
+      } catch {
+        /* not for us to see */
+      }
     }
-  }
-  let mounts: HostMount[] = [];
-  try {
-    mounts = submounts(readFileSync('/proc/self/mountinfo', 'utf8'), [tempBase()]);
-  } catch {
-    /* no /proc: the root alone */
-  }
-  return { tools, ...loaderFacts(), ...ttyFacts(), existing, hostname: hostname(), hostDevNodes: hostDevNodes(), mounts };
+    return existing;
+  });
+  lazy(facts, 'mounts', () => {
+    try {
+      return submounts(readFileSync('/proc/self/mountinfo', 'utf8'), [tempBase()]);
+    } catch {
+      return []; // no /proc: the root alone
+    }
+  });
+  lazy(facts, 'hostname', () => hostname());
+  lazy(facts, 'hostDevNodes', hostDevNodes);
+  return facts as unknown as Facts;
 }

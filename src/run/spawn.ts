@@ -9,6 +9,7 @@
  * child_process.spawn where it does not (or with MINC_SPAWN=child_process).
  * Only this module knows which.
  */
+import { writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import { MincError } from '../errors.js';
@@ -19,18 +20,34 @@ export interface Started {
   /** the exit status: the code, or 128+N for signal N */
   readonly status: Promise<number>;
   kill(signal: NodeJS.Signals): void;
+  /**
+   * with a go channel (startInherited's `go`): write text to the child's
+   * descriptor `fds` and close it; without text, close it only (the child
+   * reads end of file)
+   */
+  go(text?: string): void;
 }
 
 /** process_wrap's Process, as lib/internal/child_process.js uses it. */
 interface ProcessHandle {
   pid?: number;
   onexit: (exitCode: number, signalCode: string) => void;
-  spawn(options: { file: string; args: string[]; cwd: string; envPairs: string[]; stdio: { type: 'fd'; fd: number }[] }): number;
+  spawn(options: { file: string; args: string[]; cwd: string; envPairs: string[]; stdio: ({ type: 'fd'; fd: number } | { type: 'pipe'; handle: PipeHandle })[] }): number;
   kill(signal: number): number;
   close(): void;
 }
 
 type ProcessCtor = new () => ProcessHandle;
+
+/** pipe_wrap's Pipe, as lib/internal/child_process.js makes one for a child's stdio pipe. */
+interface PipeHandle {
+  readonly fd: number;
+  close(): void;
+}
+interface PipeWrap {
+  Pipe: new (type: number) => PipeHandle;
+  constants: { SOCKET: number };
+}
 
 function processWrap(env: NodeJS.ProcessEnv): ProcessCtor | undefined {
   if (env.MINC_SPAWN === 'child_process') return undefined;
@@ -45,9 +62,12 @@ const statusOf = (code: number | null, signal: string | null): number =>
  * inherited, in / (the caller's working directory may be gone, and the
  * container has no use for it: every path minc passes is absolute).
  */
-export function startInherited(file: string, args: readonly string[], env: NodeJS.ProcessEnv, fds: number): Started {
+export function startInherited(file: string, args: readonly string[], env: NodeJS.ProcessEnv, fds: number, go = false): Started {
   const Process = processWrap(process.env);
-  if (!Process) return startChildProcess(file, args, env, fds);
+  const pipeWrap = go ? quietBinding<PipeWrap>('pipe_wrap') : undefined;
+  if (!Process || (go && !pipeWrap?.Pipe)) return startChildProcess(file, args, env, fds, go);
+  // (the go channel: a socket pair, its far end the child's descriptor fds, as child_process makes a stdio pipe)
+  const pipe = pipeWrap ? new pipeWrap.Pipe(pipeWrap.constants.SOCKET) : undefined;
   const handle = new Process();
   let settle!: (status: number) => void;
   const status = new Promise<number>((resolve) => {
@@ -58,23 +78,36 @@ export function startInherited(file: string, args: readonly string[], env: NodeJ
     settle(statusOf(signalCode ? null : exitCode, signalCode || null));
   };
   const envPairs = Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
-  const err = handle.spawn({ file, args: [file, ...args], cwd: '/', envPairs, stdio: Array.from({ length: fds }, (_, fd) => ({ type: 'fd', fd })) });
+  const stdio = [...Array.from({ length: fds }, (_, fd) => ({ type: 'fd' as const, fd })), ...(pipe ? [{ type: 'pipe' as const, handle: pipe }] : [])];
+  const err = handle.spawn({ file, args: [file, ...args], cwd: '/', envPairs, stdio });
   if (err !== 0) {
     handle.close();
+    pipe?.close();
     throw new MincError(`starting ${file}: ${getSystemErrorName(err)}`);
   }
+  let open = Boolean(pipe);
   return {
     pid: handle.pid!,
     status,
     kill: (signal) => {
       handle.kill(constants.signals[signal]);
     },
+    go: (text) => {
+      if (!open) return;
+      open = false;
+      try {
+        // (a few bytes into an empty socket buffer: the write does not block)
+        if (text) writeSync(pipe!.fd, text);
+      } finally {
+        pipe!.close();
+      }
+    },
   };
 }
 
-function startChildProcess(file: string, args: readonly string[], env: NodeJS.ProcessEnv, fds: number): Started {
+function startChildProcess(file: string, args: readonly string[], env: NodeJS.ProcessEnv, fds: number, go = false): Started {
   const { spawn } = process.getBuiltinModule('node:child_process');
-  const child = spawn(file, args, { stdio: Array.from({ length: fds }, () => 'inherit' as const), env, cwd: '/' });
+  const child = spawn(file, args, { stdio: [...Array.from({ length: fds }, () => 'inherit' as const), ...(go ? ['pipe' as const] : [])], env, cwd: '/' });
   const status = new Promise<number>((resolve, reject) => {
     child.on('error', (err) => reject(new MincError(`starting ${file}: ${err.message}`)));
     child.on('exit', (code, signal) => resolve(statusOf(code, signal)));
@@ -84,6 +117,12 @@ function startChildProcess(file: string, args: readonly string[], env: NodeJS.Pr
     status,
     kill: (signal) => {
       child.kill(signal);
+    },
+    go: (text) => {
+      const w = go ? (child.stdio[fds] as (NodeJS.WritableStream & { writableEnded: boolean }) | null) : null;
+      if (!w || w.writableEnded) return;
+      w.on('error', () => {}); // (a child that is gone: its status says so)
+      w.end(text ?? '');
     },
   };
 }

@@ -115,6 +115,29 @@ describe('a step that fails midway (failure injected with strace)', () => {
   });
 });
 
+  it('a plan that fails after the launcher started (it starts first: a tool the plan needs is missing) says why in one line, and the launcher ends with nothing left', async () => {
+    const base = privateBase();
+    try {
+      // pivot_root hidden in a mount namespace of the test's own: minc looks it up only when it builds the plan
+      const r = await execa('unshare', ['-m', 'sh', '-c', 'mount --bind /dev/null /usr/sbin/pivot_root && exec "$0" -r "$1" true', MINC, rootfs.dir],
+        { reject: false, stdin: 'ignore', timeout: 60_000, env: base.env });
+      expect(r.stderr).toBe('minc: pivot_root not found on this host (minc --doctor says what to install)');
+      expect(r.exitCode).not.toBe(0);
+      expect(base.entries()).toEqual([]);
+      // (the launcher's stage has the temp dir in its environment, in the text that sources the plan)
+      const withDir = readdirSync('/proc').filter((n) => /^\d+$/.test(n)).filter((n) => {
+        try {
+          return readFileSync(`/proc/${n}/environ`, 'latin1').includes(`${base.dir}/`);
+        } catch {
+          return false;
+        }
+      });
+      expect(withDir).toEqual([]);
+    } finally {
+      base.remove();
+    }
+  });
+
 describe('bad input: one line on stderr, non-zero status, nothing created', () => {
   const missing = `/nonexistent-${unique()}`;
   const CASES: [string, string[]][] = [

@@ -1,4 +1,6 @@
-import { readdirSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { inheritedFds } from '../../../src/run/fds.js';
 import { describe, expect, it } from 'vitest';
 import { startInherited } from '../../../src/run/spawn.js';
@@ -23,6 +25,24 @@ describe.each([['process_wrap', undefined], ['child_process', 'child_process']])
     const c = withMode(() => startInherited('/bin/sh', ['-c', 'exit "$X"', 'sh'], env({ X: '7' }), 3));
     expect(c.pid).toBeGreaterThan(0);
     expect(await c.status).toBe(7);
+  });
+
+  it('with a go channel: the child reads what go() writes on its descriptor after the inherited ones, then end of file; go() without text is end of file only', async () => {
+    const read = 'IFS= read -r a <&3; r=$?; IFS= read -r b <&3; echo "$r:$a:$?:$b" > "$0"';
+    const dir = mkdtempSync(join(tmpdir(), 'mincs-go-'));
+    try {
+      const c = withMode(() => startInherited('/bin/sh', ['-c', read, `${dir}/out`], env(), 3, true));
+      c.go('go\n');
+      c.go('again\n'); // (once only)
+      expect(await c.status).toBe(0);
+      expect(readFileSync(`${dir}/out`, 'utf8')).toBe('0:go:1:\n');
+      const d = withMode(() => startInherited('/bin/sh', ['-c', read, `${dir}/out2`], env(), 3, true));
+      d.go();
+      expect(await d.status).toBe(0);
+      expect(readFileSync(`${dir}/out2`, 'utf8')).toBe('1::1:\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('starts the child in /', async () => {
