@@ -98,6 +98,8 @@ export function startInherited(file: string, args: readonly string[], env: NodeJ
       try {
         // (a few bytes into an empty socket buffer: the write does not block)
         if (text) writeSync(pipe!.fd, text);
+      } catch {
+        /* the child is gone (EPIPE): its status says so */
       } finally {
         pipe!.close();
       }

@@ -50,6 +50,13 @@ describe.each([['process_wrap', undefined], ['child_process', 'child_process']])
     expect(await c.status).toBe(0);
   });
 
+  it("go() to a child that is gone (killed while minc built the plan) does not throw: the child's status says what happened", async () => {
+    const c = withMode(() => startInherited('/bin/sh', ['-c', 'exec 3<&-; sleep 5'], env(), 3, true));
+    c.kill('SIGKILL');
+    expect(await c.status).toBe(137);
+    expect(() => c.go('go\n')).not.toThrow();
+  });
+
   it('resolves to 128+N for a child killed by signal N, and kill() sends it', async () => {
     const c = withMode(() => startInherited('/bin/sh', ['-c', 'sleep 5'], env(), 3));
     c.kill('SIGTERM');
