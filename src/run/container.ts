@@ -4,7 +4,8 @@
  *   unshare -iumpf --kill-child -- sh -c 'eval "$MINC_STAGE"'
  * that runs the plan in the new namespaces.  If minc is SIGKILLed, setpriv's
  * parent-death signal takes unshare down and --kill-child the whole PID
- * namespace with it; `minc --gc` reclaims the temp dir.
+ * namespace with it; `minc --gc` reclaims the temp dir.  A run with no host
+ * side starts that child before it builds its plan (earlyStart below).
  */
 import { mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
