@@ -15,7 +15,7 @@
 // refuses hybrid cgroup hosts).  Rounds interleave the commands; medians.
 // Build first (npm run build).  BENCH_ROUNDS (default 15), BENCH_WARMUP (2).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -49,6 +49,8 @@ process.on('SIGINT', () => process.exit(130));
 mkdirSync(runtime, { recursive: true, mode: 0o700 });
 // a tmpfs, as pam_systemd mounts it at login (this machine's /run is on a disk)
 execFileSync('mount', ['-t', 'tmpfs', '-o', `mode=700,uid=${uid},gid=${gid},size=64m`, 'bench-runtime', runtime]);
+// /dev/fuse and /dev/net/tun as udev makes them (0666; a machine without udev has them 0600), as the tests' setup does
+for (const dev of ['/dev/fuse', '/dev/net/tun']) if (existsSync(dev) && (statSync(dev).mode & 0o666) !== 0o666) chmodSync(dev, 0o666);
 chownSync(runtime, uid, gid);
 chmodSync(runtime, 0o700);
 // podman's rootless storage: fuse-overlayfs for --rootfs /:O (see above)

@@ -9,7 +9,7 @@
 // Target: rootless `minc true` within 1.2x of root `minc true`.
 // BENCH_ROUNDS (default 31) and BENCH_WARMUP (default 2) change the counts.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -26,6 +26,8 @@ const runtime = `/run/user/${uid}`;
 mkdirSync(runtime, { recursive: true, mode: 0o700 });
 // a tmpfs, as pam_systemd mounts it at login (this machine's /run is on a disk)
 execFileSync('mount', ['-t', 'tmpfs', '-o', `mode=700,uid=${uid},gid=${gid},size=64m`, 'bench-runtime', runtime]);
+// /dev/fuse and /dev/net/tun as udev makes them (0666; a machine without udev has them 0600), as the tests' setup does
+for (const dev of ['/dev/fuse', '/dev/net/tun']) if (existsSync(dev) && (statSync(dev).mode & 0o666) !== 0o666) chmodSync(dev, 0o666);
 chownSync(runtime, uid, gid);
 const rootfs = mkdtempSync('/var/tmp/minc-bench-rlfs-');
 for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp']) mkdirSync(`${rootfs}/${d}`);
