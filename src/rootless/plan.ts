@@ -23,6 +23,7 @@
  */
 import type { Config } from '../options/validate.js';
 import type { Arg, PlanInput, Step } from '../plan/types.js';
+import { mapOptions } from './ids.js';
 
 const s = (why: string, ...argv: Arg[]): Step => ({ why, argv });
 
@@ -88,7 +89,7 @@ export function rootlessUnshareFlags(config: Config): string[] {
   // (two phases: this namespace's mounts shared, so fuse-overlayfs's mount, made here, propagates to the container's
   // namespace, made as their slave before the mount is there: enter_pidns)
   const propagation = twoPhase(config) ? ['--propagation', 'shared'] : [];
-  return ['--user', '--map-root-user', ...(rootless.mapAuto ? ['--map-auto'] : []), '--mount', ...propagation, ...rest];
+  return [...mapOptions(rootless), '--mount', ...propagation, ...rest];
 }
 
 /** A rootless --net dens run: the command starts only once its network stack is up (minc says so on TEMPDIR/netgo). */

@@ -169,14 +169,17 @@ export async function runContainer(config: Config, facts: Facts, colour?: { on: 
     }
     onTempdir?.(tempdir); // minc --review reads the kept dir once the run has ended (src/review/prompt.ts)
     if (signalled) return 128 + constants.signals[signalled];
-    if (earlyStart(config)) {
-      const argv = launcherArgv(facts, config.command, config);
-      debug('Enter new IPC, UTS, mount and PID namespaces and run the plan there (libexec/minc-stage in $MINC_STAGE, the plan in TEMPDIR/plan once minc says go)',
-        argv.map(shQuote).join(' '));
-      closeInheritedFds(config.preserveFds);
-      const fd = 3 + config.preserveFds;
-      const started = startInherited(argv[0]!, argv.slice(1), commandEnv(process.env, earlyScript(tempdir, fd)), fd, true);
-      child = started;
+    const early = earlyStart(config);
+    const fds = 3 + config.preserveFds;
+    const host = prepareHost(config, facts, tempdir, cleanup, colour); // network, cgroups, --cpu (src/host/run.ts; none for an early start)
+    const script = early ? earlyScript(tempdir, fds) : renderFor(config, facts, tempdir, colour);
+    const argv = host.wrap(launcherArgv(facts, config.command, config));
+    debug(`Enter new IPC, UTS, mount and PID namespaces and run the plan there (libexec/minc-stage${early ? ' in $MINC_STAGE, the plan in TEMPDIR/plan once minc says go' : ' + the plan, in $MINC_STAGE'})`,
+      argv.map(shQuote).join(' '));
+    closeInheritedFds(config.preserveFds);
+    const started = startInherited(argv[0]!, argv.slice(1), { ...commandEnv(process.env, script), ...host.env }, fds, early);
+    child = started;
+    if (early) {
       const planFile = join(tempdir, PLAN_FILE);
       cleanup.push('Remove the plan file', () => rmSync(planFile, { force: true })); // (a kept dir keeps none)
       try {
@@ -187,14 +190,6 @@ export async function runContainer(config: Config, facts: Facts, colour?: { on: 
         throw err;
       }
       started.go('go\n');
-    } else {
-      const host = prepareHost(config, facts, tempdir, cleanup, colour); // network, cgroups, --cpu (src/host/run.ts)
-      const script = renderFor(config, facts, tempdir, colour);
-      const argv = host.wrap(launcherArgv(facts, config.command, config));
-      debug('Enter new IPC, UTS, mount and PID namespaces and run the plan there (libexec/minc-stage + the plan, in $MINC_STAGE)',
-        argv.map(shQuote).join(' '));
-      closeInheritedFds(config.preserveFds);
-      child = startInherited(argv[0]!, argv.slice(1), { ...commandEnv(process.env, script), ...host.env }, 3 + config.preserveFds);
     }
     const status = await child.status;
     if (debugEnabled()) debug(`The container ended with status ${status}`);

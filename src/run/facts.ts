@@ -100,21 +100,36 @@ export function hostDevNodes(): boolean {
   });
 }
 
-/** A value computed on first read, then kept (a property of the facts object). */
-function lazy<T extends object, K extends string, V>(obj: T, key: K, make: () => V): T & Record<K, V> {
+/** fn, called once: later calls give its first value. */
+function once<V>(fn: () => V): () => V {
   let done = false;
   let value: V;
-  Object.defineProperty(obj, key, {
-    enumerable: true,
-    get: () => {
-      if (!done) {
-        value = make();
-        done = true;
-      }
-      return value;
-    },
-  });
-  return obj as T & Record<K, V>;
+  return () => {
+    if (!done) {
+      value = fn();
+      done = true;
+    }
+    return value;
+  };
+}
+
+/** obj[key], computed on its first read, then kept. */
+function lazy(obj: object, key: string, make: () => unknown): void {
+  Object.defineProperty(obj, key, { enumerable: true, get: once(make) });
+}
+
+/** Which of the fixed /proc and /sys paths exist on this kernel, and their kind. */
+function existingPaths(): Map<string, 'dir' | 'file'> {
+  const existing = new Map<string, 'dir' | 'file'>();
+  for (const p of [...PROC_READONLY, ...MASKED]) {
+    try {
+      const st = statSync(p, { throwIfNoEntry: false }); // undefined when not on this kernel (without a thrown error)
+      if (st) existing.set(p, st.isDirectory() ? 'dir' : 'file');
+    } catch {
+      /* not for us to see */
+    }
+  }
+  return existing;
 }
 
 /**
@@ -123,36 +138,16 @@ function lazy<T extends object, K extends string, V>(obj: T, key: K, make: () =>
  * (src/run/container.ts), and a plain run needs about half of the tools.
  */
 export function gatherFacts(): Facts {
-  const tools: Partial<Record<Tool, string>> = {};
-  const found = new Map<Tool, string | undefined>();
-  for (const t of TOOLS) {
-    Object.defineProperty(tools, t, {
-      enumerable: true,
-      get: () => {
-        if (!found.has(t)) found.set(t, which(t));
-        return found.get(t);
-      },
-    });
-  }
-  const facts = { tools } as { tools: typeof tools };
-  const loader = lazy({}, 'v', loaderFacts);
-  const tty = lazy({}, 'v', ttyFacts);
-  lazy(facts, 'ldso', () => loader.v.ldso);
-  lazy(facts, 'libpath', () => loader.v.libpath);
-  lazy(facts, 'tty', () => tty.v.tty);
-  lazy(facts, 'ttyMode', () => tty.v.ttyMode);
-  lazy(facts, 'existing', () => {
-    const existing = new Map<string, 'dir' | 'file'>();
-    for (const p of [...PROC_READONLY, ...MASKED]) {
-      try {
-        const st = statSync(p, { throwIfNoEntry: false }); // undefined when not on this kernel (without a thrown error)
-        if (st) existing.set(p, st.isDirectory() ? 'dir' : 'file');
-      } catch {
-        /* not for us to see */
-      }
-    }
-    return existing;
-  });
+  const tools = {};
+  for (const t of TOOLS) lazy(tools, t, () => which(t));
+  const facts = { tools };
+  const loader = once(loaderFacts);
+  const tty = once(ttyFacts);
+  lazy(facts, 'ldso', () => loader().ldso);
+  lazy(facts, 'libpath', () => loader().libpath);
+  lazy(facts, 'tty', () => tty().tty);
+  lazy(facts, 'ttyMode', () => tty().ttyMode);
+  lazy(facts, 'existing', existingPaths);
   lazy(facts, 'mounts', () => {
     try {
       return submounts(readFileSync('/proc/self/mountinfo', 'utf8'), [tempBase()]);
@@ -160,7 +155,7 @@ export function gatherFacts(): Facts {
       return []; // no /proc: the root alone
     }
   });
-  lazy(facts, 'hostname', () => hostname());
+  lazy(facts, 'hostname', hostname);
   lazy(facts, 'hostDevNodes', hostDevNodes);
-  return facts as unknown as Facts;
+  return facts as Facts;
 }
